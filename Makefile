@@ -1,0 +1,61 @@
+# PostgreSQL Patterns Lab. Two commands for a fresh clone: `make lab` and `make test`.
+# Every target installs only what is missing, so a second run starts at once.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.pglab-installed
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
+export PLOOMBER_STATS_ENABLED := false
+export JUPYTERLAB_SETTINGS_DIR := $(CURDIR)/.jupyter/lab/user-settings
+export JUPYTERLAB_WORKSPACES_DIR := $(CURDIR)/.jupyter/lab/workspaces
+export MPLBACKEND := Agg
+
+.PHONY: lab test html install prepare db-status db-stop db-clean drop-lessons test-pg15 lock
+
+lab: prepare  ## open JupyterLab on lesson 00
+	cd notebooks && ../$(VENV)/bin/jupyter lab 00_getting_started.ipynb
+
+test: prepare  ## the whole suite: package tests, exercises, every notebook (nbval), docker-compose.yml
+	$(PY) -m pytest
+
+html: prepare  ## execute every lesson headless and write HTML to build/html
+	mkdir -p build/html
+	$(VENV)/bin/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=600 \
+		--output-dir build/html $(NOTEBOOKS)
+	@echo "Open build/html/00_getting_started.html"
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' || \
+		{ echo "The lab needs Python 3.10 or newer: run with PYTHON=python3.12 (or another) make ..."; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+prepare: install  ## start the database (embedded unless DATABASE_URL is set) and build the dataset once
+	$(PY) -m pglab prepare
+
+db-status: install
+	$(PY) -m pglab status
+
+db-stop: install  ## stop the embedded server (its data stays in .pglab/)
+	$(PY) -m pglab stop
+
+db-clean: install  ## stop the embedded server and delete .pglab/ (data, dataset); rebuilt on next use
+	$(PY) -m pglab clean
+
+drop-lessons: install  ## drop every lesson database the lab created (on this server)
+	$(PY) -m pglab drop-lessons
+
+test-pg15: install  ## the whole suite against a PostgreSQL 15 server (Debian's binaries)
+	bash scripts/with-pg15.sh make test
+
+lock:  ## re-pin requirements.lock from requirements.in (needs the network)
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet -r requirements.in
+	{ echo "# Pinned environment for the lab (pip freeze of a working install). Update with: make lock"; \
+	  .venv-lock/bin/pip freeze; } > requirements.lock
+	rm -rf .venv-lock

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Run a command (default: make test) with DATABASE_URL pointing at a throw-away PostgreSQL 15 server
+# built from Debian's binaries: the lab must pass on PostgreSQL 15 to 18.
+#   bash scripts/with-pg15.sh make test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${PG15_BIN:-/usr/lib/postgresql/15/bin}
+ROOT=$PWD/.pglab/pg15
+DATA=$ROOT/data
+SOCKET=$ROOT/socket
+PORT=5415
+[ -x "$BIN/initdb" ] || { echo "PostgreSQL 15 binaries not found in $BIN (apt-get install postgresql-15, or set PG15_BIN)."; exit 1; }
+
+as_server_user() {
+  # initdb and postgres refuse to run as root: use Debian's postgres user then.
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+mkdir -p "$ROOT" "$SOCKET"
+[ "$(id -u)" = 0 ] && chown -R postgres "$ROOT" && chmod o+x "$PWD/.pglab" "$PWD"
+if [ ! -f "$DATA/PG_VERSION" ]; then
+  as_server_user "$BIN/initdb" -D "$DATA" -U postgres --auth=trust --encoding=UTF8 >/dev/null
+  cat >> "$DATA/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$SOCKET'
+port = $PORT
+shared_preload_libraries = 'pg_stat_statements'
+wal_level = minimal
+max_wal_senders = 0
+fsync = off
+full_page_writes = off
+synchronous_commit = off
+shared_buffers = 256MB
+maintenance_work_mem = 256MB
+max_connections = 200
+CONF
+fi
+if ! as_server_user "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
+  as_server_user "$BIN/pg_ctl" -D "$DATA" -l "$ROOT/log" -w start >/dev/null
+fi
+trap 'as_server_user "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null' EXIT
+export DATABASE_URL="postgresql://postgres@/postgres?host=$SOCKET&port=$PORT"
+echo "PostgreSQL 15 at $DATABASE_URL"
+"${@:-make test}"

@@ -1,0 +1,10 @@
+"""pglab: the machinery behind the PostgreSQL Patterns Lab notebooks.
+
+    from pglab import start_lesson
+    lab = start_lesson("00_getting_started")
+"""
+from .claims import claim
+from .errors import ClaimFailed, LabSetupError
+from .lesson import Lesson, start_lesson
+
+__all__ = ["ClaimFailed", "LabSetupError", "Lesson", "claim", "start_lesson"]

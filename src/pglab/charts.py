@@ -1,0 +1,187 @@
+"""One chart style for the whole lab: timing bars, series against N, plan pictures, the schema diagram."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .explain import Plan
+    from .timing import Timings
+
+PALETTE = ["#1565c0", "#e65100", "#2e7d32", "#6a1b9a", "#c62828", "#00838f", "#5d4037"]
+WIDE = (8.0, 3.6)
+
+
+def use_lab_style() -> None:
+    import matplotlib
+
+    matplotlib.rcParams.update(
+        {
+            "figure.figsize": WIDE,
+            "figure.dpi": 100,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
+            "font.size": 10,
+            "axes.titlesize": 11,
+            "axes.titleweight": "bold",
+        }
+    )
+
+
+def _finish(fig: Any) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    plt.show()
+    plt.close(fig)
+
+
+def timing_bars(timings: "Timings", title: str = "", log: bool | None = None) -> None:
+    """Median time per variant with a min-max whisker; log scale when the ratio is large."""
+    import matplotlib.pyplot as plt
+
+    names = list(timings.samples)
+    medians = [timings.samples[n].median_ms for n in names]
+    lows = [m - timings.samples[n].min_ms for n, m in zip(names, medians)]
+    highs = [timings.samples[n].max_ms - m for n, m in zip(names, medians)]
+    if log is None:
+        log = max(medians) / max(min(medians), 1e-6) > 30
+    fig, ax = plt.subplots(figsize=(WIDE[0], 0.55 * len(names) + 1.4))
+    ax.barh(names, medians, xerr=[lows, highs], color=PALETTE[: len(names)], capsize=3)
+    ax.invert_yaxis()
+    best = min(medians)
+    for y, value in enumerate(medians):
+        ax.annotate(f" {value:.3g} ms ({value / max(best, 1e-6):.1f}x)", (value, y), va="center", fontsize=9)
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel("median time per run, ms" + (" (log scale)" if log else ""))
+    ax.set_title(title or "Time per run")
+    ax.set_xlim(right=max(medians) * (8 if log else 1.45))
+    _finish(fig)
+
+
+def line(
+    x: Sequence[float],
+    series: Mapping[str, Sequence[float]],
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    logx: bool = False,
+    logy: bool = False,
+) -> None:
+    """Several series against one x axis (e.g. statements or time against N)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=WIDE)
+    for name, values in series.items():
+        ax.plot(list(x), list(values), marker="o", label=name)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    _finish(fig)
+
+
+def bars(values: Mapping[str, float], *, title: str, xlabel: str, log: bool = False) -> None:
+    """Plain horizontal bars (sizes, counts)."""
+    import matplotlib.pyplot as plt
+
+    names = list(values)
+    fig, ax = plt.subplots(figsize=(WIDE[0], 0.55 * len(names) + 1.4))
+    ax.barh(names, [values[n] for n in names], color=PALETTE[: len(names)])
+    ax.invert_yaxis()
+    for y, n in enumerate(names):
+        ax.annotate(f" {values[n]:,.4g}", (values[n], y), va="center", fontsize=9)
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.set_xlim(right=max(values.values()) * (8 if log else 1.3))
+    _finish(fig)
+
+
+def plan_picture(plan: "Plan", title: str | None = None) -> None:
+    """The plan tree, one row per node (indented like EXPLAIN), with a bar for the node's own share of time."""
+    import matplotlib.pyplot as plt
+
+    walked = list(plan.root.walk())
+    total = sum(node.self_ms for _, node in walked) or 1.0
+    fig_height = 0.42 * len(walked) + 1.2
+    fig, (names_ax, bars_ax) = plt.subplots(
+        1, 2, figsize=(WIDE[0] + 2, fig_height), gridspec_kw={"width_ratios": [3, 2]}, sharey=True
+    )
+    for y, (depth, node) in enumerate(walked):
+        colour = PALETTE[4] if node.node_type == "Seq Scan" else PALETTE[2] if node.index else PALETTE[0]
+        label = ("    " * depth) + ("└ " if depth else "") + node.label()
+        names_ax.text(0, y, label, va="center", fontsize=9, family="monospace", color=colour)
+        share = 100 * node.self_ms / total
+        bars_ax.barh(y, share, color=colour)
+        bars_ax.annotate(f" {share:.0f}%  rows={node.rows:,}", (share, y), va="center", fontsize=8)
+    names_ax.set_xlim(0, 1)
+    names_ax.set_ylim(len(walked) - 0.5, -0.5)
+    names_ax.axis("off")
+    bars_ax.set_xlim(0, 135)
+    bars_ax.set_xlabel("share of execution time (node itself, %)")
+    bars_ax.grid(axis="y", visible=False)
+    bars_ax.tick_params(left=False, labelleft=False)
+    fig.suptitle(title or "Query plan: where the time goes", fontweight="bold")
+    _finish(fig)
+
+
+def schema_diagram(
+    tables: Mapping[str, Sequence[tuple[str, str, str]]],
+    foreign_keys: Sequence[tuple[str, str, str, str]],
+    *,
+    title: str = "Schema",
+    positions: Mapping[str, tuple[float, float]] | None = None,
+) -> None:
+    """Tables as boxes (column, type, marker: PK/FK/UQ), foreign keys as arrows to the referenced table."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    names = list(tables)
+    if positions is None:
+        positions = {name: ((i % 3) * 3.4, -(i // 3) * 4.2) for i, name in enumerate(names)}
+    fig, ax = plt.subplots(figsize=(11, 7.5))
+    anchors: dict[str, tuple[float, float, float, float]] = {}
+    for name in names:
+        x, y = positions[name]
+        columns = tables[name]
+        height = 0.32 * (len(columns) + 1) + 0.1
+        width = 2.9
+        ax.add_patch(FancyBboxPatch((x, y - height), width, height, boxstyle="round,pad=0.04",
+                                    facecolor="#f5f7fa", edgecolor=PALETTE[0], linewidth=1.2))
+        ax.add_patch(FancyBboxPatch((x, y - 0.34), width, 0.34, boxstyle="round,pad=0.04",
+                                    facecolor=PALETTE[0], edgecolor=PALETTE[0]))
+        ax.text(x + 0.1, y - 0.17, name, color="white", fontweight="bold", va="center", fontsize=10)
+        for row, (column, data_type, marker) in enumerate(columns, start=1):
+            cy = y - 0.17 - 0.32 * row
+            ax.text(x + 0.1, cy, column, va="center", fontsize=8, family="monospace",
+                    fontweight="bold" if "PK" in marker else "normal")
+            ax.text(x + 1.55, cy, data_type[:16], va="center", fontsize=7, color="#555555", family="monospace")
+            ax.text(x + width - 0.08, cy, marker, va="center", ha="right", fontsize=7, color=PALETTE[1])
+        anchors[name] = (x, y, width, height)
+    for table, column, ref_table, _ref_column in foreign_keys:
+        x1, y1, w1, h1 = anchors[table]
+        x2, y2, w2, h2 = anchors[ref_table]
+        start = (x1 + w1 / 2, y1 - h1 / 2)
+        end = (x2 + w2 / 2, y2 - h2 / 2)
+        ax.annotate("", xy=end, xytext=start, zorder=0,
+                    arrowprops={"arrowstyle": "-|>", "color": PALETTE[1], "alpha": 0.7, "lw": 1.3,
+                                "connectionstyle": "arc3,rad=0.15", "shrinkA": 40, "shrinkB": 40})
+    xs = [p[0] for p in positions.values()]
+    ys = [p[1] for p in positions.values()]
+    ax.set_xlim(min(xs) - 0.3, max(xs) + 3.3)
+    ax.set_ylim(min(ys) - 4.0, max(ys) + 0.4)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title + "  (arrows: foreign key -> referenced table)")
+    _finish(fig)

@@ -1,0 +1,80 @@
+"""Short, friendly error messages: for a learner's bad SQL and for a lab that cannot start."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class LabSetupError(RuntimeError):
+    """The lab cannot reach or start a database. Its message is one sentence saying what to do."""
+
+
+class ClaimFailed(AssertionError):
+    """A lesson measured something that does not agree with what the text is about to say."""
+
+
+def short_message(error: BaseException) -> str:
+    """One or two lines for a database error: the server's message, its detail and hint, no traceback."""
+    original: Any = getattr(error, "orig", None) or error
+    diag = getattr(original, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    if not primary:
+        text = str(original).strip()
+        # SQLAlchemy appends "(Background on this error at: ...)" and the statement: keep the first line.
+        return text.splitlines()[0] if text else type(error).__name__
+    parts = [f"ERROR: {primary}"]
+    for label, attr in (("DETAIL", "message_detail"), ("HINT", "message_hint")):
+        value = getattr(diag, attr, None)
+        if value:
+            parts.append(f"{label}: {value}")
+    return "\n".join(parts)
+
+
+def is_database_error(error: BaseException) -> bool:
+    """True for errors raised by PostgreSQL (through psycopg or SQLAlchemy), not for Python bugs."""
+    try:
+        import psycopg
+        from sqlalchemy import exc as sa_exc
+    except ImportError:  # pragma: no cover - both are dependencies
+        return False
+    return isinstance(error, (psycopg.Error, sa_exc.DBAPIError))
+
+
+def install_notebook_handler() -> None:
+    """In IPython, show database errors (from Python code and from %sql) as one short message.
+
+    JupySQL wraps driver errors in a UsageError with advice about "snippets" that does not apply
+    here; the handler shows the server's own message instead. JupySQL rolls the aborted
+    transaction back before the next %sql query, so its warning about doing so is silenced.
+    """
+    try:
+        import warnings
+
+        from IPython import get_ipython
+        from IPython.core.error import UsageError
+        from sqlalchemy import exc as sa_exc
+        import psycopg
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    warnings.filterwarnings("ignore", message=".*JupySQL executed a ROLLBACK.*")
+    warnings.filterwarnings("ignore", message="Current transaction is aborted.*")
+
+    def handler(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> None:
+        from .display import show_text
+
+        if isinstance(value, LabSetupError):
+            show_text(f"Lab setup problem: {value}", "error")
+            return None
+        cause = value if is_database_error(value) else value.__cause__
+        if cause is not None and is_database_error(cause):
+            show_text(short_message(cause) + "\n(Rolled back: the connection is ready for your next query.)", "error")
+            return None
+        if isinstance(value, UsageError):
+            shell.show_usage_error(value)
+            return None
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        return None
+
+    shell.set_custom_exc((sa_exc.DBAPIError, psycopg.Error, LabSetupError, UsageError), handler)

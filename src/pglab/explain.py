@@ -1,0 +1,234 @@
+"""EXPLAIN as an object: run EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON), then ask the plan questions.
+
+JupySQL's table view centres plan lines and loses their indentation, so the lab renders plans
+itself: an indented text form (timings and buffers hidden by default, so it is stable from run to
+run and across PostgreSQL 15-18) and a picture of each node's share of the time (see charts).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+_DETAIL_KEYS = (
+    "Index Cond", "Recheck Cond", "Hash Cond", "Merge Cond", "Join Filter", "Filter",
+    "Sort Key", "Group Key", "Cache Key",
+)
+_SCANS_THAT_READ_WHOLE_TABLE = ("Seq Scan",)
+
+
+@dataclass
+class PlanNode:
+    raw: dict[str, Any]
+    children: list["PlanNode"] = field(default_factory=list)
+
+    @property
+    def node_type(self) -> str:
+        return str(self.raw["Node Type"])
+
+    @property
+    def relation(self) -> str | None:
+        return self.raw.get("Relation Name")
+
+    @property
+    def index(self) -> str | None:
+        return self.raw.get("Index Name")
+
+    @property
+    def loops(self) -> int:
+        return int(self.raw.get("Actual Loops", 1) or 1)
+
+    @property
+    def rows(self) -> int:
+        """Actual rows per loop, rounded (PostgreSQL 18 reports fractions, 15-17 whole numbers)."""
+        if "Actual Rows" in self.raw:
+            return int(round(float(self.raw["Actual Rows"])))
+        return int(self.raw.get("Plan Rows", 0))
+
+    @property
+    def estimated_rows(self) -> int:
+        return int(self.raw.get("Plan Rows", 0))
+
+    @property
+    def total_ms(self) -> float:
+        """Time spent in this node and below, over all loops."""
+        return float(self.raw.get("Actual Total Time", 0.0)) * self.loops
+
+    @property
+    def self_ms(self) -> float:
+        """Time spent in this node alone (its total minus its children's), never negative."""
+        children = sum(child.total_ms for child in self.children if child.raw.get("Parent Relationship") != "InitPlan")
+        return max(self.total_ms - children, 0.0)
+
+    @property
+    def pages(self) -> int:
+        """Shared buffers touched by this node and below (hit + read)."""
+        return int(self.raw.get("Shared Hit Blocks", 0)) + int(self.raw.get("Shared Read Blocks", 0))
+
+    def label(self) -> str:
+        text = self.node_type
+        if self.raw.get("Join Type") and "Join" not in text and text != "Nested Loop":
+            text = f"{self.raw['Join Type']} {text}"
+        elif self.raw.get("Join Type") and self.raw["Join Type"] != "Inner":
+            text = f"{text} ({self.raw['Join Type']})"
+        if self.raw.get("Strategy") and self.node_type == "Aggregate":
+            text = f"{self.raw['Strategy'].replace('Plain', '')} Aggregate".strip().replace("Sorted Aggregate", "GroupAggregate").replace("Hashed Aggregate", "HashAggregate")
+        if self.index:
+            text += f" using {self.index}"
+        if self.relation:
+            alias = self.raw.get("Alias")
+            text += f" on {self.relation}" + (f" {alias}" if alias and alias != self.relation else "")
+        return text
+
+    def walk(self) -> Iterator[tuple[int, "PlanNode"]]:
+        stack: list[tuple[int, PlanNode]] = [(0, self)]
+        while stack:
+            depth, node = stack.pop()
+            yield depth, node
+            stack.extend((depth + 1, child) for child in reversed(node.children))
+
+
+def _node(raw: dict[str, Any]) -> PlanNode:
+    return PlanNode(raw, [_node(child) for child in raw.get("Plans", [])])
+
+
+@dataclass
+class Plan:
+    """A query plan, with the questions lessons and exercises ask of it."""
+
+    root: PlanNode
+    planning_ms: float
+    execution_ms: float
+    analyzed: bool
+    sql: str = ""
+
+    @classmethod
+    def from_json(cls, document: Any, sql: str = "", analyzed: bool = True) -> "Plan":
+        top = document[0] if isinstance(document, list) else document
+        return cls(
+            root=_node(top["Plan"]),
+            planning_ms=float(top.get("Planning Time", 0.0)),
+            execution_ms=float(top.get("Execution Time", 0.0)),
+            analyzed=analyzed,
+            sql=sql,
+        )
+
+    def nodes(self) -> list[PlanNode]:
+        return [node for _, node in self.root.walk()]
+
+    def node_types(self) -> list[str]:
+        return [node.node_type for node in self.nodes()]
+
+    def has_node(self, node_type: str) -> bool:
+        return any(node_type == t for t in self.node_types())
+
+    def indexes_used(self) -> list[str]:
+        return [node.index for node in self.nodes() if node.index]
+
+    def uses_index(self, name: str | None = None, table: str | None = None) -> bool:
+        """True if some node reads through an index (of this name, or on this table)."""
+        for node in self.nodes():
+            if node.index and (name is None or node.index == name) and (table is None or node.relation == table):
+                return True
+            if node.index and table is not None and node.relation is None and name is None:
+                # Bitmap Index Scan nodes name the index but not the table; the heap scan above names it.
+                continue
+        if table is not None:
+            return any(
+                node.node_type == "Bitmap Heap Scan" and node.relation == table for node in self.nodes()
+            )
+        return False
+
+    def seq_scans(self) -> list[str]:
+        return [node.relation or "?" for node in self.nodes() if node.node_type in _SCANS_THAT_READ_WHOLE_TABLE]
+
+    def seq_scans_on(self, table: str) -> bool:
+        return table in self.seq_scans()
+
+    def tables_read(self) -> list[str]:
+        return sorted({node.relation for node in self.nodes() if node.relation})
+
+    @property
+    def rows(self) -> int:
+        return self.root.rows
+
+    @property
+    def pages(self) -> int:
+        """Shared buffers touched by the whole plan (hit + read): a time-free measure of work."""
+        return self.root.pages
+
+    def text(self, timings: bool = False, buffers: bool = False, details: bool = True) -> str:
+        lines: list[str] = []
+        for depth, node in self.root.walk():
+            pad = "  " * depth
+            arrow = "-> " if depth else ""
+            facts = []
+            if timings and self.analyzed:
+                facts.append(f"time={node.total_ms:.2f} ms")
+            if self.analyzed:
+                facts.append(f"rows={node.rows:,}")
+                if node.loops != 1:
+                    facts.append(f"loops={node.loops:,}")
+            else:
+                facts.append(f"estimated rows={node.estimated_rows:,}")
+            if buffers and self.analyzed:
+                facts.append(f"pages={node.pages:,}")
+            lines.append(f"{pad}{arrow}{node.label()}  ({' '.join(facts)})")
+            if details:
+                inner = pad + ("   " if depth else "") + "  "
+                for key in _DETAIL_KEYS:
+                    if key in node.raw:
+                        value = node.raw[key]
+                        if isinstance(value, list):
+                            value = ", ".join(str(v) for v in value)
+                        lines.append(f"{inner}{key}: {value}")
+                removed = node.raw.get("Rows Removed by Filter")
+                if removed and self.analyzed:
+                    lines.append(f"{inner}Rows Removed by Filter: {int(round(float(removed))):,}")
+        if timings and self.analyzed:
+            lines.append(f"Planning: {self.planning_ms:.2f} ms, execution: {self.execution_ms:.2f} ms")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.text())
+
+    def show(self, title: str | None = None) -> None:
+        """Draw the plan tree with each node's share of the execution time."""
+        from . import charts
+
+        charts.plan_picture(self, title=title)
+
+
+def explain(
+    bind: Engine | Connection,
+    sql: str,
+    params: dict[str, Any] | None = None,
+    *,
+    analyze: bool = True,
+    rollback: bool = True,
+) -> Plan:
+    """EXPLAIN a statement. With analyze it really runs; rollback (the default) undoes its changes,
+    so EXPLAIN ANALYZE of a DELETE can be repeated."""
+    options = "ANALYZE, BUFFERS, FORMAT JSON" if analyze else "FORMAT JSON"
+    statement = sa.text(f"EXPLAIN ({options}) {sql}")
+    if isinstance(bind, Connection):
+        document = bind.execute(statement, params or {}).scalar_one()
+        return Plan.from_json(document, sql, analyze)
+    with bind.connect() as conn:
+        try:
+            document = conn.execute(statement, params or {}).scalar_one()
+        finally:
+            if rollback:
+                conn.rollback()
+            else:
+                conn.commit()
+    return Plan.from_json(document, sql, analyze)

@@ -1,0 +1,196 @@
+"""One call at the top of a lesson: its own fresh database, an engine, %sql, exercises.
+
+    from pglab import start_lesson
+    lab = start_lesson("01_table_conventions")
+
+The lesson's database is a copy of the dataset (or empty, with dataset=False), recreated every time
+the lesson starts, so Restart & Run All always begins from the same state and lessons never touch
+each other's data.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from . import charts, connection, databases, dataset, errors, explain as explain_module, timing
+from .display import show_text
+from .exercises import LessonExercises, for_lesson
+from .querycount import StatementLog, count_statements as _count_statements
+
+
+def database_name(lesson_id: str) -> str:
+    slug = re.sub(r"[^a-z0-9_]+", "_", lesson_id.lower()).strip("_")
+    return f"{databases.prefix()}_{slug}"[:63]
+
+
+@dataclass(frozen=True)
+class SqlOutcome:
+    ok: bool
+    message: str
+    rows: int | None = None
+
+
+class Lesson:
+    """A lesson's database and the helpers that work on it."""
+
+    def __init__(self, lesson_id: str, database: str, engine: Engine, target: connection.ServerTarget) -> None:
+        self.lesson_id = lesson_id
+        self.database = database
+        self.engine = engine
+        self.target = target
+        self.exercises = LessonExercises(for_lesson(lesson_id), engine)
+
+    # -- running SQL ---------------------------------------------------------------------------
+
+    def sql(self, query: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame | int:
+        """Run one statement and commit. Rows come back as a DataFrame, otherwise the row count."""
+        with self.engine.begin() as conn:
+            result = conn.execute(sa.text(query), dict(params or {}))
+            if result.returns_rows:
+                return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+            return result.rowcount
+
+    def value(self, query: str, params: Mapping[str, Any] | None = None) -> Any:
+        """The single value a query returns (e.g. a count)."""
+        with self.engine.begin() as conn:
+            return conn.execute(sa.text(query), dict(params or {})).scalar_one()
+
+    def run(self, script: str) -> None:
+        """Run a script of one or more statements (DDL, inserts) in one transaction and commit."""
+        with self.engine.begin() as conn:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            raw.execute(script)  # type: ignore[call-overload]
+
+    def try_sql(self, script: str, *, quiet: bool = False) -> SqlOutcome:
+        """Run a script; on a database error show one short message instead of raising.
+
+        The transaction is rolled back on error, so the connection is ready for the next statement.
+        """
+        try:
+            with self.engine.begin() as conn:
+                raw = conn.connection.driver_connection
+                assert raw is not None
+                cursor = raw.execute(script)  # type: ignore[call-overload]
+                rows = cursor.rowcount if cursor.rowcount >= 0 else None
+        except Exception as error:
+            if not errors.is_database_error(error):
+                raise
+            outcome = SqlOutcome(False, errors.short_message(error))
+            if not quiet:
+                show_text("✘ " + outcome.message, "error")
+            return outcome
+        outcome = SqlOutcome(True, "OK" + (f" ({rows:,} row{'s' if rows != 1 else ''})" if rows is not None else ""), rows)
+        if not quiet:
+            show_text("✔ " + outcome.message, "pass")
+        return outcome
+
+    def must_fail(self, script: str, *, because: str | None = None) -> str:
+        """Show that the database rejects this statement; stop the lesson if it does not.
+
+        `because` is a fragment the error message must contain (e.g. the constraint's name).
+        """
+        outcome = self.try_sql(script, quiet=True)
+        if outcome.ok:
+            raise errors.ClaimFailed(f"Expected the database to reject this, but it succeeded:\n{script.strip()}")
+        if because and because.lower() not in outcome.message.lower():
+            raise errors.ClaimFailed(f"The statement failed, but not because of {because!r}: {outcome.message}")
+        show_text("✘ Rejected, as it should be: " + outcome.message, "error")
+        return outcome.message
+
+    def must_succeed(self, script: str) -> SqlOutcome:
+        """Run a script that the lesson expects to work; stop the lesson with the error if it fails."""
+        outcome = self.try_sql(script, quiet=True)
+        if not outcome.ok:
+            raise errors.ClaimFailed(f"Expected this to succeed, but: {outcome.message}")
+        show_text("✔ " + outcome.message, "pass")
+        return outcome
+
+    # -- measuring -----------------------------------------------------------------------------
+
+    def explain(self, query: str, params: Mapping[str, Any] | None = None, *, analyze: bool = True,
+                rollback: bool = True) -> explain_module.Plan:
+        """EXPLAIN (ANALYZE, BUFFERS) the query; its changes are rolled back unless rollback=False."""
+        return explain_module.explain(self.engine, query, dict(params or {}), analyze=analyze, rollback=rollback)
+
+    def compare(self, variants: Mapping[str, timing.Variant], **options: Any) -> timing.Timings:
+        """Time SQL (or callables) side by side: see timing.compare."""
+        return timing.compare(self.engine, variants, **options)
+
+    def count_statements(self) -> Any:
+        """with lab.count_statements() as log: ...  (statements sent through the lesson's engine)."""
+        return _count_statements(self.engine)
+
+    def session(self) -> Session:
+        return Session(self.engine)
+
+    def analyze(self, *tables: str) -> None:
+        """Refresh the planner's statistics after a lesson changes data or adds an expression index."""
+        with self.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                "ANALYZE " + ", ".join(databases.quote(t) for t in tables) if tables else "ANALYZE"
+            )
+
+    def server_version(self) -> str:
+        return str(self.value("SHOW server_version"))
+
+    def server_version_num(self) -> int:
+        return int(self.value("SHOW server_version_num"))
+
+    def __repr__(self) -> str:
+        return f"<Lesson {self.lesson_id}: database {self.database} on {self.target.describe()}>"
+
+
+def _connect_sql_magic(engine: Engine) -> None:
+    """Make %sql / %%sql use this lesson's engine, without banners, showing every row."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    os.environ.setdefault("PLOOMBER_STATS_ENABLED", "false")
+    if "sql" not in shell.magics_manager.magics["line"]:
+        shell.run_line_magic("load_ext", "sql")
+    for setting in (
+        "SqlMagic.displaycon = False",
+        "SqlMagic.feedback = 0",
+        "SqlMagic.displaylimit = 0",
+        "SqlMagic.short_errors = True",
+        "SqlMagic.named_parameters = 'enabled'",
+    ):
+        shell.run_line_magic("config", setting)
+    shell.user_ns["_pglab_engine"] = engine
+    shell.run_line_magic("sql", "_pglab_engine --alias lesson")
+
+
+def start_lesson(lesson_id: str, *, with_dataset: bool = True, sql_magic: bool = True) -> Lesson:
+    """Give the lesson a fresh database (a copy of the dataset), an engine and a %sql connection."""
+    errors.install_notebook_handler()
+    charts.use_lab_style()
+    template = dataset.ensure_template() if with_dataset else None
+    target = connection.target()
+    name = database_name(lesson_id)
+    admin = connection.admin_engine()
+    try:
+        with admin.connect() as conn:
+            databases.create(conn, name, f"lesson {lesson_id}", template=template)
+    finally:
+        admin.dispose()
+    engine = connection.make_engine(target.url_for(name))
+    lesson = Lesson(lesson_id, name, engine, target)
+    if sql_magic:
+        _connect_sql_magic(engine)
+    return lesson
+
+
+__all__ = ["Lesson", "SqlOutcome", "StatementLog", "start_lesson", "database_name"]
