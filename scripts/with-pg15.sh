@@ -17,6 +17,8 @@ as_server_user() {
 }
 
 mkdir -p "$ROOT" "$SOCKET"
+exec 9>"$PWD/.pglab/pg15.lock"
+flock 9  # one run at a time: the server is stopped when the run ends
 [ "$(id -u)" = 0 ] && chown -R postgres "$ROOT" && chmod o+x "$PWD/.pglab" "$PWD"
 if [ ! -f "$DATA/PG_VERSION" ]; then
   as_server_user "$BIN/initdb" -D "$DATA" -U postgres --auth=trust --encoding=UTF8 >/dev/null

@@ -173,13 +173,17 @@ def _connect_sql_magic(engine: Engine) -> None:
     shell.run_line_magic("sql", "_pglab_engine --alias lesson")
 
 
-def start_lesson(lesson_id: str, *, with_dataset: bool = True, sql_magic: bool = True) -> Lesson:
-    """Give the lesson a fresh database (a copy of the dataset), an engine and a %sql connection."""
+def start_lesson(lesson_id: str, *, with_dataset: bool = True, sql_magic: bool = True,
+                 database: str | None = None) -> Lesson:
+    """Give the lesson a fresh database (a copy of the dataset), an engine and a %sql connection.
+
+    database: another name for the lesson's database (tests use their own, next to the notebooks').
+    """
     errors.install_notebook_handler()
     charts.use_lab_style()
     template = dataset.ensure_template() if with_dataset else None
     target = connection.target()
-    name = database_name(lesson_id)
+    name = database or database_name(lesson_id)
     admin = connection.admin_engine()
     try:
         with admin.connect() as conn:

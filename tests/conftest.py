@@ -1,0 +1,28 @@
+"""Shared fixtures: lesson databases for tests, named apart from the notebooks' own."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("PLOOMBER_STATS_ENABLED", "false")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def lesson_factory():
+    """lesson_factory("01_table_conventions") -> a Lesson on its own test database (made once per session)."""
+    from pglab import databases, start_lesson
+
+    made: dict[str, object] = {}
+
+    def make(lesson_id: str):
+        if lesson_id not in made:
+            made[lesson_id] = start_lesson(
+                lesson_id, sql_magic=False, database=f"{databases.prefix()}_test_{lesson_id[:2]}"
+            )
+        return made[lesson_id]
+
+    yield make
+    for lesson in made.values():
+        lesson.engine.dispose()  # type: ignore[attr-defined]
