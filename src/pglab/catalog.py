@@ -123,3 +123,26 @@ def sizes(conn: Connection, schema: str = "public") -> pd.DataFrame:
         {"schema": schema},
     )
     return pd.DataFrame(rows.fetchall(), columns=["table", "rows", "table size", "indexes size"])
+
+
+def diagram_data(
+    conn: Connection, table_names: list[str] | None = None, schema: str = "public"
+) -> tuple[dict[str, list[tuple[str, str, str]]], list[tuple[str, str, str, str]]]:
+    """Columns with PK/FK/UQ markers and foreign-key edges, ready for charts.schema_diagram."""
+    names = table_names or tables(conn, schema)
+    boxes: dict[str, list[tuple[str, str, str]]] = {}
+    edges: list[tuple[str, str, str, str]] = []
+    for table in names:
+        keys = {c for ix in indexes(conn, table, schema) if ix.primary for c in ix.columns}
+        uniques = {ix.columns[0] for ix in indexes(conn, table, schema) if ix.unique and not ix.primary and len(ix.columns) == 1}
+        fks = foreign_keys(conn, table, schema)
+        fk_columns = {c for fk in fks for c in fk.columns}
+        rows = []
+        for column in columns(conn, table, schema).values():
+            marker = " ".join(m for m, present in (("PK", column.name in keys), ("FK", column.name in fk_columns),
+                                                    ("UQ", column.name in uniques)) if present)
+            rows.append((column.name, column.data_type.replace("timestamp with time zone", "timestamptz")
+                         .replace("character varying", "varchar"), marker))
+        boxes[table] = rows
+        edges += [(table, fk.columns[0], fk.ref_table, fk.ref_columns[0]) for fk in fks if fk.ref_table in names]
+    return boxes, edges

@@ -150,7 +150,7 @@ def schema_diagram(
     names = list(tables)
     if positions is None:
         positions = {name: ((i % 3) * 3.4, -(i // 3) * 4.2) for i, name in enumerate(names)}
-    fig, ax = plt.subplots(figsize=(11, 7.5))
+    fig, ax = plt.subplots(figsize=(11, 6.5))
     anchors: dict[str, tuple[float, float, float, float]] = {}
     for name in names:
         x, y = positions[name]
@@ -170,17 +170,24 @@ def schema_diagram(
             ax.text(x + width - 0.08, cy, marker, va="center", ha="right", fontsize=7, color=PALETTE[1])
         anchors[name] = (x, y, width, height)
     for table, column, ref_table, _ref_column in foreign_keys:
-        x1, y1, w1, h1 = anchors[table]
-        x2, y2, w2, h2 = anchors[ref_table]
-        start = (x1 + w1 / 2, y1 - h1 / 2)
-        end = (x2 + w2 / 2, y2 - h2 / 2)
-        ax.annotate("", xy=end, xytext=start, zorder=0,
-                    arrowprops={"arrowstyle": "-|>", "color": PALETTE[1], "alpha": 0.7, "lw": 1.3,
-                                "connectionstyle": "arc3,rad=0.15", "shrinkA": 40, "shrinkB": 40})
-    xs = [p[0] for p in positions.values()]
-    ys = [p[1] for p in positions.values()]
+        x1, y1, w1, _h1 = anchors[table]
+        x2, y2, w2, _h2 = anchors[ref_table]
+        row = [c[0] for c in tables[table]].index(column) + 1
+        start_y = y1 - 0.17 - 0.32 * row
+        if x2 > x1 + 0.1:
+            start, end, bend = (x1 + w1, start_y), (x2, y2 - 0.17), 0.0
+        elif x2 < x1 - 0.1:
+            start, end, bend = (x1, start_y), (x2 + w2, y2 - 0.17), 0.0
+        else:  # same column of boxes: go round the right-hand side
+            start, end, bend = (x1 + w1, start_y), (x2 + w2, y2 - 0.17), 0.5
+        ax.annotate("", xy=end, xytext=start, zorder=3,
+                    arrowprops={"arrowstyle": "-|>", "color": PALETTE[1], "lw": 1.3, "shrinkA": 2, "shrinkB": 2,
+                                "connectionstyle": f"arc3,rad={bend}"})
+    xs = [a[0] for a in anchors.values()]
+    tops = [a[1] for a in anchors.values()]
+    bottoms = [a[1] - a[3] for a in anchors.values()]
     ax.set_xlim(min(xs) - 0.3, max(xs) + 3.3)
-    ax.set_ylim(min(ys) - 4.0, max(ys) + 0.4)
+    ax.set_ylim(min(bottoms) - 0.3, max(tops) + 0.3)
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title(title + "  (arrows: foreign key -> referenced table)")

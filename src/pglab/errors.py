@@ -24,7 +24,8 @@ def short_message(error: BaseException) -> str:
     parts = [f"ERROR: {primary}"]
     for label, attr in (("DETAIL", "message_detail"), ("HINT", "message_hint")):
         value = getattr(diag, attr, None)
-        if value:
+        # "Failing row contains (...)" repeats the whole row, generated ids and now() included: noise.
+        if value and not value.startswith("Failing row contains"):
             parts.append(f"{label}: {value}")
     return "\n".join(parts)
 

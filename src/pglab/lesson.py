@@ -139,6 +139,16 @@ class Lesson:
                 "ANALYZE " + ", ".join(databases.quote(t) for t in tables) if tables else "ANALYZE"
             )
 
+    def draw_schema(self, tables: list[str] | None = None, title: str = "The lab's dataset") -> None:
+        """Draw the tables (columns, PK/FK/UQ) and their foreign keys from the live catalog."""
+        from . import catalog
+
+        with self.engine.connect() as conn:
+            boxes, edges = catalog.diagram_data(conn, tables)
+        order = ["users", "profiles", "comments", "posts", "post_tags", "tags"]
+        positions = {name: (x, y) for name, (x, y) in zip(order, [(3.4, 0), (0, 0), (6.8, 0), (3.4, -4.6), (6.8, -4.6), (10.2, -4.6)])}
+        charts.schema_diagram(boxes, edges, title=title, positions=positions if set(boxes) <= set(order) else None)
+
     def server_version(self) -> str:
         return str(self.value("SHOW server_version"))
 
@@ -158,9 +168,12 @@ def _connect_sql_magic(engine: Engine) -> None:
     shell = get_ipython()
     if shell is None:
         return
+    from IPython.utils.capture import capture_output
+
     os.environ.setdefault("PLOOMBER_STATS_ENABLED", "false")
-    if "sql" not in shell.magics_manager.magics["line"]:
-        shell.run_line_magic("load_ext", "sql")
+    with capture_output():  # JupySQL's start-up tips about config files would clutter every lesson
+        if "sql" not in shell.magics_manager.magics["line"]:
+            shell.run_line_magic("load_ext", "sql")
     for setting in (
         "SqlMagic.displaycon = False",
         "SqlMagic.feedback = 0",

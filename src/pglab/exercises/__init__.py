@@ -11,7 +11,7 @@ from .base import (
 
 __all__ = [
     "BoundExercise", "Exercise", "Feedback", "LessonExercises", "Mistake", "PlanExercise",
-    "ResultExercise", "SchemaExercise", "StatementCountExercise", "all_exercises", "for_lesson",
+    "ResultExercise", "SchemaExercise", "StatementCountExercise", "all_exercises", "for_lesson", "listing",
 ]
 
 
@@ -25,6 +25,15 @@ def for_lesson(lesson_id: str) -> list[Exercise]:
             return []
         raise
     return list(module.EXERCISES)
+
+
+def listing() -> "pandas.DataFrame":
+    """Every exercise of the lab: lesson, name, kind (for tests, tools and instructors)."""
+    import pandas
+
+    return pandas.DataFrame(
+        [(e.lesson, e.name, e.kind) for e in all_exercises()], columns=["lesson", "exercise", "kind"]
+    )
 
 
 def all_exercises() -> list[Exercise]:

@@ -400,8 +400,8 @@ def uses_index_on(table: str) -> PlanRequirement:
     def requirement(plan: Plan) -> str | None:
         if plan.uses_index(table=table):
             return None
-        how = "reads it with a Seq Scan" if plan.seq_scans_on(table) else "does not use an index on it"
-        return f"the plan still {how} ({table}); an index must match the query's WHERE/JOIN/ORDER BY columns."
+        how = f"reads all of {table} with a Seq Scan" if plan.seq_scans_on(table) else f"uses no index on {table}"
+        return f"the plan still {how}; an index helps only if it starts with the columns the query filters, joins or sorts on."
 
     return requirement
 
