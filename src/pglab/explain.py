@@ -70,6 +70,8 @@ class PlanNode:
 
     def label(self) -> str:
         text = self.node_type
+        if text == "ModifyTable":  # shown as "Delete on posts", like EXPLAIN's text format
+            text = str(self.raw.get("Operation", text))
         if self.raw.get("Join Type") and "Join" not in text and text != "Nested Loop":
             text = f"{self.raw['Join Type']} {text}"
         elif self.raw.get("Join Type") and self.raw["Join Type"] != "Inner":

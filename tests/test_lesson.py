@@ -1,0 +1,71 @@
+"""Lesson databases: fresh on every start, isolated from each other, and only the lab's own are touched."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from pglab import LabSetupError, connection, databases, start_lesson
+
+
+def test_reset_leaves_other_lessons_alone():
+    first = start_lesson("90_isolation_a", sql_magic=False)
+    first.run("CREATE TABLE mine (x int); INSERT INTO mine VALUES (1)")
+    second = start_lesson("90_isolation_b", sql_magic=False)
+    second.run("CREATE TABLE theirs (x int)")
+    start_lesson("90_isolation_b", sql_magic=False)  # resetting b ...
+    assert first.value("SELECT count(*) FROM mine") == 1  # ... leaves a's work alone
+    first.engine.dispose()
+    again = start_lesson("90_isolation_a", sql_magic=False)  # resetting a gives a fresh copy
+    assert again.value("SELECT to_regclass('mine') IS NULL")
+    assert again.value("SELECT count(*) FROM users") > 0
+    _drop(again, second)
+
+
+def test_session_settings_make_plans_stable(lesson_factory):
+    lab = lesson_factory("00_getting_started")
+    assert lab.value("SHOW jit") == "off"
+    assert lab.value("SHOW max_parallel_workers_per_gather") == "0"
+    assert lab.value("SHOW TimeZone") == "UTC"
+
+
+def test_engine_survives_terminated_connections(lesson_factory):
+    lab = lesson_factory("00_getting_started")
+    assert lab.value("SELECT 1") == 1
+    admin = connection.admin_engine()
+    with admin.connect() as conn:
+        conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d"),
+                     {"d": lab.database})
+    admin.dispose()
+    assert lab.value("SELECT 2") == 2  # pool_pre_ping replaced the dead connection
+
+
+def test_the_lab_never_drops_a_database_it_did_not_create():
+    name = f"{databases.prefix()}_90_not_ours"
+    admin = connection.admin_engine()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+        try:
+            with pytest.raises(LabSetupError, match="did not create it"):
+                databases.drop_if_ours(conn, name)
+            with pytest.raises(LabSetupError, match="PGLAB_DB_PREFIX"):
+                start_lesson("90_not_ours", sql_magic=False)
+            assert databases.exists(conn, name)
+        finally:
+            conn.execute(sa.text(f"DROP DATABASE {name}"))
+    admin.dispose()
+
+
+def test_prefix_is_validated(monkeypatch):
+    monkeypatch.setenv("PGLAB_DB_PREFIX", "drop table;")
+    with pytest.raises(LabSetupError):
+        databases.prefix()
+
+
+def _drop(*lessons):
+    admin = connection.admin_engine()
+    with admin.connect() as conn:
+        for lesson in lessons:
+            lesson.engine.dispose()
+            databases.drop_if_ours(conn, lesson.database)
+    admin.dispose()
