@@ -9,12 +9,11 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 export PLOOMBER_STATS_ENABLED := false
 export JUPYTERLAB_SETTINGS_DIR := $(CURDIR)/.jupyter/lab/user-settings
 export JUPYTERLAB_WORKSPACES_DIR := $(CURDIR)/.jupyter/lab/workspaces
-export MPLBACKEND := Agg
 
 .PHONY: lab test html install prepare db-status db-stop db-clean drop-lessons test-pg15 lock
 
 lab: prepare  ## open JupyterLab on lesson 00
-	cd notebooks && ../$(VENV)/bin/jupyter lab 00_getting_started.ipynb
+	cd notebooks && ../$(VENV)/bin/jupyter lab 00_getting_started.ipynb $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: prepare  ## the whole suite: package tests, exercises, every notebook (nbval), docker-compose.yml
 	$(PY) -m pytest

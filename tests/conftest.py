@@ -6,7 +6,6 @@ import os
 import pytest
 
 os.environ.setdefault("PLOOMBER_STATS_ENABLED", "false")
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @pytest.fixture(scope="session")

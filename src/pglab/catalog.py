@@ -94,7 +94,7 @@ def foreign_keys(conn: Connection, table: str, schema: str = "public") -> list[F
         ),
         {"qualified": f"{schema}.{table}"},
     )
-    return [ForeignKey(r[0], tuple(r[1]), r[2], tuple(r[3]), _ON_DELETE.get(r[4], r[4])) for r in rows]
+    return [ForeignKey(r[0], tuple(r[1]), r[2], tuple(r[3]), _ON_DELETE.get(r[4], str(r[4]))) for r in rows]
 
 
 def tables(conn: Connection, schema: str = "public") -> list[str]:

@@ -14,6 +14,7 @@ WIDE = (8.0, 3.6)
 
 def use_lab_style() -> None:
     import matplotlib
+    from cycler import cycler
 
     matplotlib.rcParams.update(
         {
@@ -23,7 +24,7 @@ def use_lab_style() -> None:
             "grid.alpha": 0.3,
             "axes.spines.top": False,
             "axes.spines.right": False,
-            "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
+            "axes.prop_cycle": cycler(color=PALETTE),
             "font.size": 10,
             "axes.titlesize": 11,
             "axes.titleweight": "bold",

@@ -182,6 +182,10 @@ def _connect_sql_magic(engine: Engine) -> None:
         "SqlMagic.named_parameters = 'enabled'",
     ):
         shell.run_line_magic("config", setting)
+    from sql.connection import ConnectionManager
+
+    # Re-running start_lesson recreates the database, which ends the old connection: drop it first.
+    ConnectionManager.close_all()
     shell.user_ns["_pglab_engine"] = engine
     shell.run_line_magic("sql", "_pglab_engine --alias lesson")
 

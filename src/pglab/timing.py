@@ -97,7 +97,7 @@ class Timings:
         return pd.DataFrame(rows).set_index("variant")
 
     def _repr_html_(self) -> str:
-        return str(self.table._repr_html_())
+        return str(self.table.to_html())
 
     def __repr__(self) -> str:
         return repr(self.table)

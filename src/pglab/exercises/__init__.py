@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas
 
 from .base import (
     BoundExercise, Exercise, Feedback, LessonExercises, Mistake, PlanExercise, ResultExercise,
@@ -27,7 +31,7 @@ def for_lesson(lesson_id: str) -> list[Exercise]:
     return list(module.EXERCISES)
 
 
-def listing() -> "pandas.DataFrame":
+def listing() -> "pandas.DataFrame":  # noqa: F821
     """Every exercise of the lab: lesson, name, kind (for tests, tools and instructors)."""
     import pandas
 
