@@ -266,7 +266,7 @@ class ResultExercise(Exercise):
             if self.setup:
                 _run_script(conn, self.setup)
             expected = fetch(conn, self.solution_answer)
-            conn.exec_driver_sql("SAVEPOINT answer")
+            conn.exec_driver_sql("SET LOCAL transaction_read_only = on")  # a stray DELETE fails at once
             got = fetch(conn, answer)
             return compare_results(got, expected, ordered=self.ordered, check_names=self.check_names)
 
@@ -450,6 +450,7 @@ class PlanExercise(Exercise):
                 query = self.target
             else:
                 expected = fetch(conn, self.solution_answer)
+                conn.exec_driver_sql("SET LOCAL transaction_read_only = on")
                 got = fetch(conn, answer)
                 mismatch = compare_results(got, expected, ordered=self.ordered, check_names=False)
                 if mismatch:
