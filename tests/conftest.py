@@ -23,5 +23,11 @@ def lesson_factory():
         return made[lesson_id]
 
     yield make
-    for lesson in made.values():
-        lesson.engine.dispose()  # type: ignore[attr-defined]
+    from pglab import connection
+
+    admin = connection.admin_engine()
+    with admin.connect() as conn:
+        for lesson in made.values():
+            lesson.engine.dispose()  # type: ignore[attr-defined]
+            databases.drop_if_ours(conn, lesson.database)  # type: ignore[attr-defined]
+    admin.dispose()
