@@ -54,8 +54,9 @@ def timing_bars(timings: "Timings", title: str = "", log: bool | None = None) ->
     ax.barh(names, medians, xerr=[lows, highs], color=PALETTE[: len(names)], capsize=3)
     ax.invert_yaxis()
     best = min(medians)
-    for y, value in enumerate(medians):
-        ax.annotate(f" {value:.3g} ms ({value / max(best, 1e-6):.1f}x)", (value, y), va="center", fontsize=9)
+    for y, (name, value) in enumerate(zip(names, medians)):
+        ax.annotate(f"{value:.3g} ms ({value / max(best, 1e-6):.1f}x)", (timings.samples[name].max_ms, y),
+                    xytext=(6, 0), textcoords="offset points", va="center", fontsize=9)
     if log:
         ax.set_xscale("log")
     ax.set_xlabel("median time per run, ms" + (" (log scale)" if log else ""))
