@@ -85,6 +85,9 @@ def line(
         ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
+    if len(x) <= 12:  # label the measured points themselves (1, 2, 3, not 1.5, 2.5; 10, 100, 1000)
+        ax.set_xticks(list(x), [f"{v:g}" for v in x])
+        ax.xaxis.set_minor_locator(plt.NullLocator())
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -96,6 +99,7 @@ def bars(values: Mapping[str, float], *, title: str, xlabel: str, log: bool = Fa
     """Plain horizontal bars (sizes, counts)."""
     import matplotlib.pyplot as plt
 
+    values = {name: float(value) for name, value in values.items()}  # numeric(...) arrives as Decimal
     names = list(values)
     fig, ax = plt.subplots(figsize=(WIDE[0], 0.55 * len(names) + 1.4))
     ax.barh(names, [values[n] for n in names], color=PALETTE[: len(names)])

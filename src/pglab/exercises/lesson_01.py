@@ -1,0 +1,388 @@
+"""Lesson 01: the guide's standard table, part by part.
+
+Each exercise works on its own small table (documents, accounts, members, meetings). The notebook
+creates them so the learner can try things with %sql; every check first recreates its table inside
+the checker's rolled-back transaction, so it always starts from the state the task describes.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from ..errors import is_database_error, short_message
+from .base import Exercise, Mistake, ResultExercise, SchemaExercise, _run_script, accepts, rejects
+
+LESSON = "01_table_conventions"
+
+DOCUMENTS_SQL = """
+DROP TABLE IF EXISTS documents CASCADE;
+CREATE TABLE documents (
+  id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  title      text NOT NULL,
+  body       text,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO documents (title, body, created_at, updated_at)
+VALUES ('first', 'draft', '2020-01-01 00:00+00', '2020-01-01 00:00+00');
+"""
+
+ACCOUNTS_SQL = """
+DROP TABLE IF EXISTS accounts CASCADE;
+CREATE TABLE accounts (
+  id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  email      varchar(255) NOT NULL UNIQUE,
+  deleted_at timestamptz
+);
+"""
+
+MEMBERS_SQL = """
+DROP TABLE IF EXISTS members CASCADE;
+CREATE TABLE members (
+  id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  email text NOT NULL,
+  role  varchar(20) NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin'))
+);
+INSERT INTO members (email, role) VALUES ('ada@example.com', 'admin'), ('bob@example.com', 'user');
+"""
+
+MEETINGS_SQL = """
+DROP TABLE IF EXISTS meetings CASCADE;
+CREATE TABLE meetings (
+  id        int PRIMARY KEY,
+  title     text NOT NULL,
+  starts_at timestamptz NOT NULL
+);
+INSERT INTO meetings (id, title, starts_at) VALUES
+  (1, 'kick-off', '2025-01-15 09:00+00'),
+  (2, 'review',   '2025-03-30 00:30+00'),
+  (3, 'retro',    '2025-03-30 01:30+00'),
+  (4, 'planning', '2025-07-01 16:00+00'),
+  (5, 'demo',     '2025-10-26 00:30+00'),
+  (6, 'party',    '2025-12-31 23:30+00');
+"""
+
+# The notebook runs this once so the learner can experiment on the same tables the checks use.
+EXERCISE_TABLES = DOCUMENTS_SQL + ACCOUNTS_SQL + MEMBERS_SQL + MEETINGS_SQL
+
+
+def _attempt(conn: Connection, sql: str, query: str | None = None) -> tuple[BaseException | None, Any]:
+    """Run sql in a savepoint, then (if it worked) the query; roll the savepoint back.
+
+    Returns (database error or None, the query's single value or None)."""
+    savepoint = conn.begin_nested()
+    try:
+        _run_script(conn, sql)
+        value = conn.exec_driver_sql(query).scalar() if query else None
+    except Exception as error:
+        savepoint.rollback()
+        if is_database_error(error):
+            return error, None
+        raise
+    savepoint.rollback()
+    return None, value
+
+
+# ---------------------------------------------------------------- updated_at that updates itself
+
+_TRIGGERS = """
+SELECT tgname, tgtype FROM pg_trigger
+WHERE tgrelid = 'documents'::regclass AND NOT tgisinternal
+"""
+
+
+def _trigger_diagnosis(conn: Connection) -> str:
+    """Why a trigger did not move updated_at, read from pg_trigger (tgtype bits: 1 row, 2 before, 16 update)."""
+    triggers = [(name, int(kind)) for name, kind in conn.exec_driver_sql(_TRIGGERS).fetchall()]
+    if not triggers:
+        return (" A DEFAULT only applies when a row is inserted; to change updated_at on every UPDATE "
+                "you need a trigger.")
+    on_update = [(name, kind) for name, kind in triggers if kind & 16]
+    if not on_update:
+        return " Your trigger does not fire on UPDATE (only on INSERT?): add UPDATE to its events."
+    if not any(kind & 2 for _, kind in on_update):
+        return (" Your trigger runs AFTER UPDATE: by then the row is written, and what the function does "
+                "to NEW is ignored. Make it a BEFORE UPDATE trigger.")
+    if not any(kind & 1 for _, kind in on_update):
+        return " Your trigger runs once per statement; it must run FOR EACH ROW to change the row."
+    return " Check that your function sets NEW.updated_at and returns NEW."
+
+
+def _updated_at_moves(conn: Connection) -> str | None:
+    error, moved = _attempt(
+        conn,
+        "UPDATE documents SET body = 'edited' WHERE title = 'first'",
+        "SELECT updated_at > '2020-01-01 00:00+00' FROM documents WHERE title = 'first'",
+    )
+    if error is not None:
+        return f"updating a document failed with your trigger: {short_message(error)}"
+    if not moved:
+        return ("updated_at did not change when a document was edited "
+                "(UPDATE documents SET body = 'edited').") + _trigger_diagnosis(conn)
+    return None
+
+
+def _updated_at_stays_on_noop(conn: Connection) -> str | None:
+    error, moved = _attempt(
+        conn,
+        "UPDATE documents SET body = body WHERE title = 'first'",
+        "SELECT updated_at > '2020-01-01 00:00+00' FROM documents WHERE title = 'first'",
+    )
+    if error is not None:
+        return f"an UPDATE that changes nothing failed with your trigger: {short_message(error)}"
+    if moved:
+        return ("an UPDATE that changed nothing (SET body = body) still moved updated_at. "
+                "Compare the old row with the new one (OLD and NEW) before touching updated_at.")
+    return None
+
+
+_SOLUTION_TRIGGER = """
+CREATE OR REPLACE FUNCTION documents_set_updated_at() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.updated_at := now();
+  RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER documents_updated_at
+BEFORE UPDATE ON documents
+FOR EACH ROW
+WHEN (OLD.* IS DISTINCT FROM NEW.*)
+EXECUTE FUNCTION documents_set_updated_at();
+"""
+
+
+def _trigger(timing: str, events: str, level: str = "ROW", when: str = "") -> str:
+    return f"""
+CREATE OR REPLACE FUNCTION documents_touch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.updated_at := now(); RETURN NEW; END $$;
+CREATE TRIGGER documents_touch {timing} {events} ON documents FOR EACH {level} {when}
+EXECUTE FUNCTION documents_touch();
+"""
+
+
+updated_at_trigger = SchemaExercise(
+    LESSON,
+    "updated_at_trigger",
+    task=(
+        "The table documents (id, title, body, created_at, updated_at timestamptz NOT NULL DEFAULT now()) "
+        "holds one row, 'first', last updated on 2020-01-01. Make updated_at keep itself current: an UPDATE "
+        "that changes a document sets updated_at to the current time, but an UPDATE that changes nothing "
+        "(SET body = body) leaves it alone. Inserting documents must keep working."
+    ),
+    hints=[
+        "A column DEFAULT is used on INSERT only; on UPDATE you need a trigger function that sets "
+        "NEW.updated_at and returns NEW, attached with CREATE TRIGGER ... BEFORE UPDATE ... FOR EACH ROW.",
+        "To skip updates that change nothing, give the trigger a condition: WHEN (OLD.* IS DISTINCT FROM NEW.*) "
+        "(or compare OLD and NEW inside the function).",
+    ],
+    solution=_SOLUTION_TRIGGER,
+    setup=DOCUMENTS_SQL,
+    requirements=[
+        _updated_at_moves,
+        _updated_at_stays_on_noop,
+        accepts("INSERT INTO documents (title) VALUES ('second')", why="inserting a document must keep working"),
+    ],
+    explanation=(
+        "The checker edited the document and saw updated_at move, then ran an UPDATE that changed nothing and "
+        "saw it stay. A BEFORE trigger can still change the row it is about to write; an AFTER trigger cannot."
+    ),
+    mistakes=[
+        Mistake("ALTER TABLE documents ALTER COLUMN updated_at SET DEFAULT now()", "DEFAULT only applies"),
+        Mistake(_trigger("AFTER", "UPDATE"), "AFTER UPDATE"),
+        Mistake(_trigger("BEFORE", "INSERT"), "does not fire on UPDATE"),
+        Mistake(_trigger("BEFORE", "UPDATE"), "changed nothing"),
+        Mistake(_trigger("BEFORE", "UPDATE", level="STATEMENT"), "FOR EACH ROW"),
+    ],
+)
+
+
+# ---------------------------------------------------------------- unique email among live accounts
+
+
+def _unique_indexes_with_deleted_at(conn: Connection) -> bool:
+    return bool(conn.exec_driver_sql("""
+        SELECT count(*) FROM pg_index i
+        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+        WHERE i.indrelid = 'accounts'::regclass AND i.indisunique AND a.attname = 'deleted_at'
+    """).scalar())
+
+
+def _probe_accounts(rows: str) -> str:
+    return f"INSERT INTO accounts (email, deleted_at) VALUES {rows}"
+
+
+def _rejects_live_duplicate(conn: Connection) -> str | None:
+    sql = _probe_accounts("('ann@example.com', NULL), ('ann@example.com', NULL)")
+    error, _ = _attempt(conn, sql)
+    if error is not None:
+        return None
+    problem = "two live accounts with the same email (ann@example.com, deleted_at NULL) were both accepted."
+    if _unique_indexes_with_deleted_at(conn):
+        problem += (" A unique index that includes deleted_at cannot stop them: NULLs are distinct, so two rows "
+                    "with deleted_at NULL never count as duplicates.")
+    return problem
+
+
+def _rejects_live_duplicate_any_case(conn: Connection) -> str | None:
+    sql = _probe_accounts("('ann@example.com', NULL), ('Ann@Example.com', NULL)")
+    error, _ = _attempt(conn, sql)
+    if error is not None:
+        return None
+    return ("ann@example.com and Ann@Example.com were both accepted as live accounts: emails must be unique "
+            "ignoring case, so index lower(email) rather than email.")
+
+
+def _allows_signup_after_delete(conn: Connection) -> str | None:
+    sql = _probe_accounts("('ann@example.com', '2024-01-01 00:00+00'), ('ann@example.com', NULL)")
+    error, _ = _attempt(conn, sql)
+    if error is None:
+        return None
+    return ("a user who deleted their account could not sign up again with the same email: "
+            f"{short_message(error)} (is the plain UNIQUE on email still there?)")
+
+
+def _ignores_deleted_rows(conn: Connection) -> str | None:
+    sql = _probe_accounts(
+        "('bob@example.com', '2024-01-01 00:00+00'), ('bob@example.com', '2024-01-01 00:00+00'), "
+        "('Bob@Example.com', '2024-02-01 00:00+00')"
+    )
+    error, _ = _attempt(conn, sql)
+    if error is None:
+        return None
+    return ("two deleted accounts with the same email and the same deleted_at (say, closed by one bulk job) "
+            f"were rejected: {short_message(error)} Deleted rows must not be constrained at all: "
+            "leave them out of the index with a WHERE clause.")
+
+
+_SOLUTION_UNIQUE = """
+ALTER TABLE accounts DROP CONSTRAINT accounts_email_key;
+CREATE UNIQUE INDEX accounts_live_email_key ON accounts (lower(email)) WHERE deleted_at IS NULL;
+"""
+
+_DROP_KEY = "ALTER TABLE accounts DROP CONSTRAINT accounts_email_key;\n"
+
+live_email_unique = SchemaExercise(
+    LESSON,
+    "live_email_unique",
+    task=(
+        "The table accounts (id, email varchar(255) NOT NULL UNIQUE, deleted_at timestamptz) uses soft delete. "
+        "Change it so that no two live accounts (deleted_at IS NULL) share an email, ignoring case "
+        "(Ann@Example.com is ann@example.com), while deleted accounts never block anything: a user who "
+        "deleted their account can sign up again. Its plain UNIQUE is the constraint accounts_email_key."
+    ),
+    hints=[
+        "The plain UNIQUE counts deleted rows too: drop it (ALTER TABLE accounts DROP CONSTRAINT accounts_email_key).",
+        "A unique index can have a WHERE clause (a partial index) and can index an expression such as lower(email).",
+    ],
+    solution=_SOLUTION_UNIQUE,
+    setup=ACCOUNTS_SQL,
+    requirements=[
+        _rejects_live_duplicate,
+        _rejects_live_duplicate_any_case,
+        _allows_signup_after_delete,
+        _ignores_deleted_rows,
+    ],
+    explanation=(
+        "A partial unique index constrains only the rows its WHERE clause selects: the live ones. "
+        "The checker probed it with duplicate sign-ups, a re-sign-up after deletion and deleted duplicates."
+    ),
+    mistakes=[
+        Mistake("CREATE UNIQUE INDEX ON accounts (lower(email)) WHERE deleted_at IS NULL", "could not sign up again"),
+        Mistake(_DROP_KEY + "CREATE UNIQUE INDEX ON accounts (email) WHERE deleted_at IS NULL", "ignoring case"),
+        Mistake(_DROP_KEY + "ALTER TABLE accounts ADD UNIQUE (email, deleted_at)", "NULLs are distinct"),
+        Mistake(_DROP_KEY + "CREATE UNIQUE INDEX ON accounts (lower(email), deleted_at) NULLS NOT DISTINCT",
+                "same deleted_at"),
+    ],
+)
+
+
+# ---------------------------------------------------------------- a new role in a CHECK list
+
+
+def _member(role: str) -> str:
+    return f"INSERT INTO members (email, role) VALUES ('new@example.com', {role})"
+
+
+add_moderator = SchemaExercise(
+    LESSON,
+    "add_moderator",
+    task=(
+        "The table members has role varchar(20) NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin')) and "
+        "two members, an admin and a user. Allow the new role 'moderator', while every other unknown role "
+        "(say 'superuser') is still rejected."
+    ),
+    hints=[
+        "A CHECK constraint cannot be edited in place: find its name (\\d members, or pg_constraint), drop it, "
+        "and add the new one.",
+        "ALTER TABLE members DROP CONSTRAINT members_role_check, ADD CONSTRAINT members_role_check "
+        "CHECK (role IN (...)) does both in one statement.",
+    ],
+    solution="""
+ALTER TABLE members
+  DROP CONSTRAINT members_role_check,
+  ADD CONSTRAINT members_role_check CHECK (role IN ('user', 'admin', 'moderator'));
+""",
+    setup=MEMBERS_SQL,
+    requirements=[
+        accepts(_member("'moderator'"), why="'moderator' must be a valid role now"),
+        rejects(_member("'superuser'"), why="an unknown role must still be rejected"),
+        accepts(_member("'admin'"), why="'admin' must stay valid"),
+        accepts(_member("'user'"), why="'user' must stay valid"),
+        rejects(_member("NULL"), why="role must stay required"),
+    ],
+    explanation=(
+        "Changing a CHECK list is DDL: the new constraint is checked against every existing row, under a lock "
+        "that blocks writes (on a big table, add it NOT VALID and VALIDATE it afterwards)."
+    ),
+    mistakes=[
+        Mistake("ALTER TABLE members DROP CONSTRAINT members_role_check", "'superuser'"),
+        Mistake(
+            "ALTER TABLE members ADD CONSTRAINT members_role_check2 CHECK (role IN ('user', 'admin', 'moderator'))",
+            'violates check constraint "members_role_check"',
+        ),
+        Mistake(
+            "ALTER TABLE members DROP CONSTRAINT members_role_check, "
+            "ADD CHECK (role IN ('user', 'moderator'))",
+            "violated by some row",
+        ),
+    ],
+)
+
+
+# ---------------------------------------------------------------- wall-clock time in a time zone
+
+local_times = ResultExercise(
+    LESSON,
+    "local_times",
+    task=(
+        "The table meetings (id, title, starts_at timestamptz) holds six meetings. For each, return its id, title "
+        "and the wall-clock time it starts in Paris (time zone 'Europe/Paris') as a timestamp without time "
+        "zone, ordered by id. Careful: Paris is one hour ahead of UTC in winter and two in summer."
+    ),
+    hints=[
+        "timestamptz AT TIME ZONE 'zone name' gives the local wall-clock time in that zone, as a timestamp.",
+        "Use the zone's name, not a fixed offset: the name knows the daylight saving rules.",
+    ],
+    solution="SELECT id, title, starts_at AT TIME ZONE 'Europe/Paris' AS paris_time FROM meetings ORDER BY id",
+    setup=MEETINGS_SQL,
+    ordered=True,
+    explanation=(
+        "AT TIME ZONE with a zone name applies the zone's rules for that date: meetings 2 and 3 are an hour "
+        "apart in UTC but two hours apart on Paris clocks, because the clocks went forward in between."
+    ),
+    mistakes=[
+        Mistake("SELECT id, title, starts_at::timestamp FROM meetings ORDER BY id", "first missing row: (id=1"),
+        Mistake(
+            "SELECT id, title, (starts_at AT TIME ZONE 'UTC') + interval '1 hour' FROM meetings ORDER BY id",
+            "first missing row: (id=3",
+        ),
+        Mistake("SELECT id, title, starts_at AT TIME ZONE '+01:00' FROM meetings ORDER BY id", "first missing row"),
+    ],
+)
+
+EXERCISES: list[Exercise] = [updated_at_trigger, live_email_unique, add_moderator, local_times]
+
+__all__ = ["EXERCISES", "EXERCISE_TABLES"]
