@@ -152,8 +152,14 @@ class Comment(Base):
 @sa.event.listens_for(Session, "do_orm_execute")
 def _hide_soft_deleted(state: ORMExecuteState) -> None:
     """Every ORM SELECT (and relationship load) skips soft-deleted rows, unless the statement is run
-    with execution_options(include_deleted=True)."""
-    if state.is_select and not state.is_column_load and not state.execution_options.get("include_deleted", False):
+    with execution_options(include_deleted=True). Relationship loads inherit the criteria from the
+    query that loaded their parent, so they are not given it a second time."""
+    if (
+        state.is_select
+        and not state.is_column_load
+        and not state.is_relationship_load
+        and not state.execution_options.get("include_deleted", False)
+    ):
         state.statement = state.statement.options(
             with_loader_criteria(SoftDelete, lambda cls: cls.deleted_at.is_(None), include_aliases=True)
         )

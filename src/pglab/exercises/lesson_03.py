@@ -1,0 +1,211 @@
+"""Lesson 03: ORM models. Associations within a statement budget, soft delete, and the database
+constraint that backs an ORM validation."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+
+from .base import Mistake, ResultExercise, SchemaExercise, StatementCountExercise, accepts, rejects
+
+LESSON = "03_orm_models"
+AUTHOR = "ada.allen31095@example.com"  # 4 posts, one of them without tags, and a profile
+
+
+# ---------------------------------------------------------------- 1. associations in 3 statements
+
+
+def _sorted_names(value: Any) -> Any:
+    if isinstance(value, Iterable) and not isinstance(value, (str, bytes)):
+        return sorted(str(v) for v in value)
+    return value
+
+
+def _normalise_tags(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(title): _sorted_names(names) for title, names in value.items()}
+    return value
+
+
+def _tags_by_post(session: Any) -> dict[str, list[str]]:
+    import sqlalchemy as sa
+    from sqlalchemy.orm import selectinload
+
+    from pglab.models import Post, User
+
+    user = session.scalars(
+        sa.select(User)
+        .where(User.email == "ada.allen31095@example.com")
+        .options(selectinload(User.posts).selectinload(Post.tags))
+    ).one()
+    return {post.title: sorted(tag.name for tag in post.tags) for post in user.posts}
+
+
+def _tags_lazy(session: Any) -> dict[str, list[str]]:
+    from pglab.models import User
+
+    user = session.scalars(sa.select(User).where(User.email == AUTHOR)).one()
+    return {post.title: sorted(tag.name for tag in post.tags) for post in user.posts}  # one query per post
+
+
+def _tags_inner_join(session: Any) -> dict[str, list[str]]:
+    from pglab.models import Post, Tag, User
+
+    rows = session.execute(
+        sa.select(Post.title, Tag.name).join(Post.author).join(Post.tags).where(User.email == AUTHOR)
+    )
+    found: dict[str, list[str]] = {}
+    for title, name in rows:
+        found.setdefault(title, []).append(name)
+    return found
+
+
+tags_by_post = StatementCountExercise(
+    LESSON,
+    "tags_by_post",
+    task=(
+        f"Write answer(session) returning {{post title: list of its tag names}} for every post of the user "
+        f"{AUTHOR} (a post without tags maps to an empty list), sending at most 3 SQL statements."
+    ),
+    hints=[
+        "Touching post.tags inside a loop over user.posts sends one SELECT per post.",
+        "Load the user with .options(selectinload(User.posts).selectinload(Post.tags)): one statement per level.",
+        "An inner JOIN from posts to tags drops the posts that have no tags.",
+    ],
+    solution=_tags_by_post,
+    max_statements=3,
+    normalise=_normalise_tags,
+    explanation=(
+        "Eager loading (selectinload: one statement per level; joinedload: one JOINed statement) keeps the "
+        "number of statements fixed, however many posts there are."
+    ),
+    mistakes=[
+        Mistake(_tags_lazy, "6 statements"),
+        Mistake(_tags_inner_join, "Missing key"),
+    ],
+)
+
+
+# ---------------------------------------------------------------- 2. soft delete: include the hidden rows
+
+
+def _deleted_admins(session: Any) -> list[str]:
+    import sqlalchemy as sa
+
+    from pglab.models import User
+
+    statement = (
+        sa.select(User.email)
+        .where(User.role == "admin", User.deleted_at.is_not(None))
+        .execution_options(include_deleted=True)
+    )
+    return sorted(session.scalars(statement))
+
+
+def _deleted_admins_hidden(session: Any) -> list[str]:
+    from pglab.models import User
+
+    statement = sa.select(User.email).where(User.role == "admin", User.deleted_at.is_not(None))
+    return sorted(session.scalars(statement))  # the soft-delete filter hides exactly these rows
+
+
+def _all_admins(session: Any) -> list[str]:
+    from pglab.models import User
+
+    statement = sa.select(User.email).where(User.role == "admin").execution_options(include_deleted=True)
+    return sorted(session.scalars(statement))
+
+
+deleted_admins = StatementCountExercise(
+    LESSON,
+    "deleted_admins",
+    task=(
+        "Write answer(session) returning the sorted list of the emails of the admins who are soft-deleted, "
+        "with an ORM query (select(User...)) in one statement."
+    ),
+    hints=[
+        "An ordinary ORM query never returns soft-deleted rows: the do_orm_execute hook adds deleted_at IS NULL.",
+        "Ask for the hidden rows with .execution_options(include_deleted=True), then filter deleted_at IS NOT NULL.",
+    ],
+    solution=_deleted_admins,
+    max_statements=1,
+    normalise=lambda value: sorted(value) if isinstance(value, (list, tuple, set)) else value,
+    explanation="include_deleted=True switches the hook off for one statement; your WHERE clause does the rest.",
+    mistakes=[
+        Mistake(_deleted_admins_hidden, "You returned 0 items, expected 7"),
+        Mistake(_all_admins, "You returned 1017 items, expected 7"),
+    ],
+)
+
+
+# ---------------------------------------------------------------- 3. SQL: what the hook writes
+
+
+visible_per_role = ResultExercise(
+    LESSON,
+    "visible_per_role",
+    task=(
+        "The lab's session adds the soft-delete filter to every ORM query. Write, in SQL, the query that "
+        "session.execute(select(User.role, func.count()).group_by(User.role)) really sends: two columns, the role "
+        "and then its number of users that are not soft-deleted."
+    ),
+    hints=[
+        "The hook adds one condition on users.deleted_at to the WHERE clause.",
+        "A missing value is tested with IS NULL; = NULL is never true.",
+    ],
+    solution="SELECT role, count(*) AS users FROM users WHERE deleted_at IS NULL GROUP BY role",
+    explanation="This is what Sequelize's paranoid mode and the lab's hook add to every query on users.",
+    mistakes=[
+        Mistake("SELECT role, count(*) FROM users GROUP BY role", "first missing row"),
+        Mistake("SELECT role, count(*) FROM users WHERE deleted_at = NULL GROUP BY role", "your result has 0 rows"),
+        Mistake("SELECT role, count(*) FROM users WHERE deleted_at IS NOT NULL GROUP BY role", "first missing row"),
+    ],
+)
+
+
+# ---------------------------------------------------------------- 4. the constraint behind @validates
+
+
+def _insert(email: str) -> str:
+    return f"INSERT INTO users (email, password_hash) VALUES ('{email}', 'x')"
+
+
+email_check = SchemaExercise(
+    LESSON,
+    "email_check",
+    task=(
+        "User's @validates('email') rejects a malformed address, but a bulk insert or raw SQL skips it and the "
+        "database accepts anything. Add a constraint to users so that the database itself rejects what the "
+        "ORM's EMAIL pattern rejects (no @, a space, no dot in the domain) and still accepts "
+        "'ada.lovelace@example.com' and every email already in the table."
+    ),
+    hints=[
+        "ALTER TABLE users ADD CONSTRAINT users_email_format CHECK (...)",
+        "PostgreSQL's ~ operator matches a POSIX regular expression; anchor it with ^ and $ so the whole value must match.",
+        "The ORM's pattern is ^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$",
+    ],
+    solution=(
+        "ALTER TABLE users ADD CONSTRAINT users_email_format\n"
+        "  CHECK (email ~ '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$')"
+    ),
+    requirements=[
+        rejects(_insert("not-an-email"), why="an address without @ must be rejected"),
+        rejects(_insert("ada lovelace@example.com"), why="an address with a space must be rejected"),
+        rejects(_insert("ada@localhost"), why="an address whose domain has no dot must be rejected"),
+        rejects(_insert("ada@@example.com"), why="an address with two @ must be rejected"),
+        accepts(_insert("ada.lovelace@example.com"), why="a well-formed address must still be accepted"),
+    ],
+    explanation=(
+        "Now the rule holds whatever path the data takes: ORM, bulk statement, psql or another service. "
+        "Keep @validates too: it fails earlier, with a friendlier message."
+    ),
+    mistakes=[
+        Mistake("ALTER TABLE users ADD CHECK (email <> '')", "without @"),
+        Mistake("ALTER TABLE users ADD CHECK (email LIKE '%@%')", "with a space"),
+        Mistake("ALTER TABLE users ADD CHECK (email ~ '[^@\\s]+@[^@\\s]+\\.[^@\\s]+')", "with a space"),
+        Mistake("ALTER TABLE users ADD CHECK (email ~ '^[^@\\s]+@[^@\\s]+$')", "no dot"),
+    ],
+)
+
+EXERCISES = [tags_by_post, deleted_admins, visible_per_role, email_check]
