@@ -43,8 +43,7 @@ def test_plausible_wrong_answers_fail_with_specific_feedback(exercise: Exercise,
 @pytest.mark.parametrize("exercise", EXERCISES, ids=_id)
 def test_unattempted_exercise_says_so(exercise: Exercise, lesson_factory):
     lesson = lesson_factory(exercise.lesson)
-    blank = None if exercise.kind == "statements" else "-- your SQL here\n"
-    feedback = exercise.evaluate(lesson.engine, blank)
+    feedback = exercise.evaluate(lesson.engine, exercise.blank_answer)
     assert not feedback.passed and not feedback.attempted
     assert "not attempted" in feedback.message
 

@@ -105,7 +105,8 @@ def bars(values: Mapping[str, float], *, title: str, xlabel: str, log: bool = Fa
     ax.barh(names, [values[n] for n in names], color=PALETTE[: len(names)])
     ax.invert_yaxis()
     for y, n in enumerate(names):
-        ax.annotate(f" {values[n]:,.4g}", (values[n], y), va="center", fontsize=9)
+        label = f"{values[n]:,.0f}" if values[n] >= 100 or values[n].is_integer() else f"{values[n]:,.3g}"
+        ax.annotate(f" {label}", (values[n], y), va="center", fontsize=9)
     if log:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)

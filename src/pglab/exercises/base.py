@@ -89,8 +89,13 @@ def _clean_sql(answer: str) -> str:
     return answer.strip().rstrip(";").strip()
 
 
+def _unwritten_function(session: Any) -> Any:
+    raise NotImplementedError  # your code here
+
+
 class Exercise(ABC):
     kind: str = "exercise"
+    blank_answer: Any = "-- your SQL here\n"  # what the notebook's exercise cell holds before an attempt
 
     def __init__(
         self,
@@ -475,6 +480,7 @@ class StatementCountExercise(Exercise):
     """The answer is a function(session) -> result; at most `max_statements` statements allowed."""
 
     kind = "statements"
+    blank_answer = staticmethod(_unwritten_function)
 
     def __init__(self, lesson: str, name: str, *, max_statements: int,
                  normalise: Callable[[Any], Any] = lambda value: value, **kwargs: Any) -> None:
