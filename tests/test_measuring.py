@@ -72,3 +72,26 @@ def test_statement_counter_sees_every_statement_and_its_shape(lesson_factory):
     with lab.engine.connect() as conn:
         conn.execute(sa.text("SELECT 1")).all()
     assert log.count == 3  # the listener is gone after the block
+
+
+def test_statement_counter_records_rows_and_parameters_even_after_a_failure(lesson_factory):
+    lab = lesson_factory("00_getting_started")
+    with count_statements(lab.engine) as log:
+        with lab.engine.connect() as conn:
+            conn.execute(sa.text("SELECT id FROM tags ORDER BY name LIMIT 7")).all()
+            try:
+                conn.execute(sa.text("SELECT no_such_column FROM tags")).all()
+            except sa.exc.ProgrammingError:
+                conn.rollback()
+            conn.execute(sa.text("SELECT id FROM tags WHERE name IN (:a, :b)"), {"a": "sql", "b": "rust"}).all()
+    assert log.rows == [7, 0, 2] and log.total_rows == 9
+    assert log.parameters == [0, 0, 2]
+    assert list(log.table()["rows"]) == [7, 0, 2]
+
+
+def test_plan_lists_the_foreign_key_triggers_a_delete_fired(lesson_factory):
+    lab = lesson_factory("00_getting_started")
+    plan = lab.explain("DELETE FROM tags WHERE name = 'rust'")  # rolled back
+    fired = {t.name: t for t in plan.triggers}
+    assert fired["post_tags_tag_id_fkey"].calls == 1 and fired["post_tags_tag_id_fkey"].relation == "tags"
+    assert "Trigger" not in " ".join(plan.node_types())  # the cascade's cost is not a plan node

@@ -97,6 +97,17 @@ def _node(raw: dict[str, Any]) -> PlanNode:
     return PlanNode(raw, [_node(child) for child in raw.get("Plans", [])])
 
 
+@dataclass(frozen=True)
+class TriggerTime:
+    """A trigger that EXPLAIN ANALYZE ran besides the plan: foreign keys are checked and cascaded by
+    triggers, whose cost never shows as a plan node ("Trigger for constraint ..." after the plan)."""
+
+    name: str
+    relation: str
+    calls: int
+    ms: float
+
+
 @dataclass
 class Plan:
     """A query plan, with the questions lessons and exercises ask of it."""
@@ -106,6 +117,7 @@ class Plan:
     execution_ms: float
     analyzed: bool
     sql: str = ""
+    triggers: tuple[TriggerTime, ...] = ()
 
     @classmethod
     def from_json(cls, document: Any, sql: str = "", analyzed: bool = True) -> "Plan":
@@ -116,6 +128,15 @@ class Plan:
             execution_ms=float(top.get("Execution Time", 0.0)),
             analyzed=analyzed,
             sql=sql,
+            triggers=tuple(
+                TriggerTime(
+                    name=str(t.get("Constraint Name", t.get("Trigger Name", ""))),
+                    relation=str(t.get("Relation", "")),
+                    calls=int(t.get("Calls", 0)),
+                    ms=float(t.get("Time", 0.0)),
+                )
+                for t in top.get("Triggers", [])
+            ),
         )
 
     def nodes(self) -> list[PlanNode]:

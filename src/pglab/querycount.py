@@ -1,16 +1,19 @@
-"""Count the SQL statements a block of code sends through a SQLAlchemy engine.
+"""Count the SQL statements a block of code sends through a SQLAlchemy engine, and the rows each
+one brought back.
 
-The N+1 problem is invisible in Python code and obvious in a statement count.
+The N+1 problem is invisible in Python code and obvious in a statement count; joinedload's row
+explosion is obvious in the rows.
 """
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -18,10 +21,29 @@ from sqlalchemy.engine import Engine
 @dataclass
 class StatementLog:
     statements: list[str] = field(default_factory=list)
+    parameters: list[int] = field(default_factory=list)  # bound parameters of each statement
+    rows: list[int] = field(default_factory=list)  # rows each statement returned (0 if none)
 
     @property
     def count(self) -> int:
         return len(self.statements)
+
+    @property
+    def total_rows(self) -> int:
+        """Rows transferred from the server, all statements together."""
+        return sum(self.rows)
+
+    def table(self, width: int = 70) -> pd.DataFrame:
+        """One line per statement: its text (cut to `width`), bound parameters, rows returned."""
+        lines = [" ".join(s.split()) for s in self.statements]
+        return pd.DataFrame(
+            {
+                "statement": [line if len(line) <= width else line[: width - 3] + "..." for line in lines],
+                "parameters": self.parameters,
+                "rows": self.rows,
+            },
+            index=pd.RangeIndex(1, self.count + 1, name="#"),
+        )
 
     def __len__(self) -> int:
         return self.count
@@ -56,14 +78,26 @@ def _shape(sql: str) -> str:
 
 @contextmanager
 def count_statements(engine: Engine) -> Iterator[StatementLog]:
-    """with count_statements(engine) as log: ...  then log.count, log.statements, log.summary()."""
+    """with count_statements(engine) as log: ...  then log.count, log.statements, log.summary(), log.table().
+
+    psycopg reports a SELECT's row count as soon as the statement has run (the client holds the
+    whole result), so log.rows counts exactly the rows the server sent.
+    """
     log = StatementLog()
 
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+    def before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
         log.statements.append(statement)
+        log.parameters.append(len(parameters) if isinstance(parameters, (Mapping, list, tuple)) else 0)
+        log.rows.append(0)  # until the statement has run (a failed one keeps 0)
 
-    sa.event.listen(engine, "before_cursor_execute", record)
+    def after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if cursor.description is not None and cursor.rowcount >= 0:
+            log.rows[-1] = cursor.rowcount
+
+    sa.event.listen(engine, "before_cursor_execute", before)
+    sa.event.listen(engine, "after_cursor_execute", after)
     try:
         yield log
     finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
+        sa.event.remove(engine, "before_cursor_execute", before)
+        sa.event.remove(engine, "after_cursor_execute", after)

@@ -18,9 +18,9 @@ inside the transaction so the numbers are exact and unaffected by anyone else's 
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import partial
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from .explain import Plan
+from . import timing
 from .timing import Sample, Timings
 
 _SCAN_COLUMNS = ["table", "seq_scans", "seq_rows_read", "index_scans"]
@@ -98,17 +99,9 @@ class WhatIf:
         finally:
             savepoint.rollback()
         after = self._scan_counts(tables)
-        top = document[0] if isinstance(document, list) else document
+        plan = Plan.from_json(document, sql, analyzed=True)
         triggers = pd.DataFrame(
-            [
-                {
-                    "foreign_key": t.get("Constraint Name", t.get("Trigger Name")),
-                    "fired_on": t.get("Relation"),
-                    "calls": int(t.get("Calls", 0)),
-                    "ms": float(t.get("Time", 0.0)),
-                }
-                for t in top.get("Triggers", [])
-            ],
+            [(t.name, t.relation, t.calls, t.ms) for t in plan.triggers],
             columns=["foreign_key", "fired_on", "calls", "ms"],
         )
         scans = pd.DataFrame(
@@ -118,40 +111,29 @@ class WhatIf:
             ],
             columns=_SCAN_COLUMNS,
         )
-        return Cost(Plan.from_json(document, sql, analyzed=True), triggers, scans)
+        return Cost(plan, triggers, scans)
 
     def explain(self, sql: str, params: Mapping[str, Any] | None = None) -> Plan:
         return self.cost(sql, params).plan
 
-    def _timed(self, sql: str, params: Mapping[str, Any] | None) -> float:
-        statement = sa.text(sql)
+    def _run_rolled_back(self, sql: str, params: Mapping[str, Any] | None) -> None:
         savepoint = self.conn.begin_nested()
         try:
-            started = time.perf_counter()
-            result = self.conn.execute(statement, dict(params or {}))
+            result = self.conn.execute(sa.text(sql), dict(params or {}))
             if result.returns_rows:
                 result.fetchall()
-            return (time.perf_counter() - started) * 1000
         finally:
             savepoint.rollback()
 
     def measure(self, sql: str, params: Mapping[str, Any] | None = None, *, repeat: int = 3, warmup: int = 1) -> Sample:
         """Time a statement `repeat` times (each run rolled back to a savepoint)."""
-        for _ in range(warmup):
-            self._timed(sql, params)
-        return Sample(tuple(self._timed(sql, params) for _ in range(repeat)))
+        return timing.measure(lambda: self._run_rolled_back(sql, params), repeat=repeat, warmup=warmup)
 
     def compare(self, variants: Mapping[str, str], params: Mapping[str, Any] | None = None, *,
                 repeat: int = 3, warmup: int = 1) -> Timings:
         """Like lab.compare, inside the what-if: runs interleaved, each rolled back."""
-        for sql in variants.values():
-            for _ in range(warmup):
-                self._timed(sql, params)
-        runs: dict[str, list[float]] = {name: [] for name in variants}
-        for _ in range(repeat):
-            for name, sql in variants.items():
-                runs[name].append(self._timed(sql, params))
-        return Timings({name: Sample(tuple(values)) for name, values in runs.items()})
+        actions = {name: partial(self._run_rolled_back, sql, params) for name, sql in variants.items()}
+        return timing.compare(self.conn.engine, actions, repeat=repeat, warmup=warmup)
 
 
 @contextmanager

@@ -75,7 +75,7 @@ class NotAttempted(Exception):
     pass
 
 
-def _is_blank_sql(answer: Any) -> bool:
+def is_blank_sql(answer: Any) -> bool:
     if answer is None or answer is ...:
         return True
     if not isinstance(answer, str):
@@ -145,7 +145,7 @@ class Exercise(ABC):
         return Feedback(False, f"✘ Not yet: {problem}")
 
     def _blank(self, answer: Any) -> bool:
-        return _is_blank_sql(answer)
+        return is_blank_sql(answer)
 
     @abstractmethod
     def _problem(self, engine: Engine, answer: Any) -> str | None:
@@ -171,7 +171,7 @@ def _rollback_transaction(engine: Engine, body: Callable[[Connection], Any], *, 
             conn.rollback()
 
 
-def _run_script(conn: Connection, sql: str) -> None:
+def run_script(conn: Connection, sql: str) -> None:
     """Run one or more statements (psycopg sends them together when there are no parameters)."""
     raw = conn.connection.driver_connection
     assert raw is not None
@@ -269,7 +269,7 @@ class ResultExercise(Exercise):
     def _problem(self, engine: Engine, answer: Any) -> str | None:
         def body(conn: Connection) -> str | None:
             if self.setup:
-                _run_script(conn, self.setup)
+                run_script(conn, self.setup)
             expected = fetch(conn, self.solution_answer)
             conn.exec_driver_sql("SET LOCAL transaction_read_only = on")  # a stray DELETE fails at once
             got = fetch(conn, answer)
@@ -298,8 +298,8 @@ class SchemaExercise(Exercise):
     def _problem(self, engine: Engine, answer: Any) -> str | None:
         def body(conn: Connection) -> str | None:
             if self.setup:
-                _run_script(conn, self.setup)
-            _run_script(conn, answer)
+                run_script(conn, self.setup)
+            run_script(conn, answer)
             problems = [p for p in (requirement(conn) for requirement in self.requirements) if p]
             if not problems:
                 return None
@@ -309,25 +309,33 @@ class SchemaExercise(Exercise):
         return _rollback_transaction(engine, body)
 
 
-def _probe(conn: Connection, sql: str) -> BaseException | None:
-    """Run sql inside a savepoint; return the database error it raised, or None."""
+def probe(conn: Connection, sql: str) -> BaseException | None:
+    """Run sql inside a savepoint that is rolled back; return the database error it raised, or None."""
+    return probe_value(conn, sql)[0]
+
+
+def probe_value(conn: Connection, sql: str, query: str | None = None) -> tuple[BaseException | None, Any]:
+    """Run sql in a savepoint, then (if it worked) the query; roll the savepoint back.
+
+    Returns (the database error or None, the query's single value or None)."""
     savepoint = conn.begin_nested()
     try:
-        _run_script(conn, sql)
+        run_script(conn, sql)
+        value = conn.exec_driver_sql(query).scalar() if query else None
     except Exception as error:
         savepoint.rollback()
         if is_database_error(error):
-            return error
+            return error, None
         raise
     savepoint.rollback()
-    return None
+    return None, value
 
 
 def rejects(sql: str, *, why: str) -> Requirement:
     """The schema must make this statement fail (e.g. insert a NULL email)."""
 
     def requirement(conn: Connection) -> str | None:
-        return None if _probe(conn, sql) is not None else f"{why}: your schema accepted `{sql.strip()}`."
+        return None if probe(conn, sql) is not None else f"{why}: your schema accepted `{sql.strip()}`."
 
     return requirement
 
@@ -336,7 +344,7 @@ def accepts(sql: str, *, why: str) -> Requirement:
     """The schema must let this statement succeed."""
 
     def requirement(conn: Connection) -> str | None:
-        error = _probe(conn, sql)
+        error = probe(conn, sql)
         return None if error is None else f"{why}, but `{sql.strip()}` failed: {short_message(error)}"
 
     return requirement
@@ -447,11 +455,11 @@ class PlanExercise(Exercise):
     def _problem(self, engine: Engine, answer: Any) -> str | None:
         def body(conn: Connection) -> str | None:
             if self.setup:
-                _run_script(conn, self.setup)
+                run_script(conn, self.setup)
             if self.answer_is == "ddl":
                 if re.search(r"\bconcurrently\b", answer, re.I):
                     return "CREATE INDEX CONCURRENTLY cannot run inside the checker's transaction: leave out CONCURRENTLY here."
-                _run_script(conn, answer)
+                run_script(conn, answer)
                 query = self.target
             else:
                 expected = fetch(conn, self.solution_answer)

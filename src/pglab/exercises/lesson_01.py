@@ -6,12 +6,10 @@ the checker's rolled-back transaction, so it always starts from the state the ta
 """
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.engine import Connection
 
-from ..errors import is_database_error, short_message
-from .base import Exercise, Mistake, ResultExercise, SchemaExercise, _run_script, accepts, rejects
+from ..errors import short_message
+from .base import Exercise, Mistake, ResultExercise, SchemaExercise, accepts, probe_value, rejects
 
 LESSON = "01_table_conventions"
 
@@ -67,23 +65,6 @@ INSERT INTO meetings (id, title, starts_at) VALUES
 EXERCISE_TABLES = DOCUMENTS_SQL + ACCOUNTS_SQL + MEMBERS_SQL + MEETINGS_SQL
 
 
-def _attempt(conn: Connection, sql: str, query: str | None = None) -> tuple[BaseException | None, Any]:
-    """Run sql in a savepoint, then (if it worked) the query; roll the savepoint back.
-
-    Returns (database error or None, the query's single value or None)."""
-    savepoint = conn.begin_nested()
-    try:
-        _run_script(conn, sql)
-        value = conn.exec_driver_sql(query).scalar() if query else None
-    except Exception as error:
-        savepoint.rollback()
-        if is_database_error(error):
-            return error, None
-        raise
-    savepoint.rollback()
-    return None, value
-
-
 # ---------------------------------------------------------------- updated_at that updates itself
 
 _TRIGGERS = """
@@ -110,7 +91,7 @@ def _trigger_diagnosis(conn: Connection) -> str:
 
 
 def _updated_at_moves(conn: Connection) -> str | None:
-    error, moved = _attempt(
+    error, moved = probe_value(
         conn,
         "UPDATE documents SET body = 'edited' WHERE title = 'first'",
         "SELECT updated_at > '2020-01-01 00:00+00' FROM documents WHERE title = 'first'",
@@ -124,7 +105,7 @@ def _updated_at_moves(conn: Connection) -> str | None:
 
 
 def _updated_at_stays_on_noop(conn: Connection) -> str | None:
-    error, moved = _attempt(
+    error, moved = probe_value(
         conn,
         "UPDATE documents SET body = body WHERE title = 'first'",
         "SELECT updated_at > '2020-01-01 00:00+00' FROM documents WHERE title = 'first'",
@@ -216,7 +197,7 @@ def _probe_accounts(rows: str) -> str:
 
 def _rejects_live_duplicate(conn: Connection) -> str | None:
     sql = _probe_accounts("('ann@example.com', NULL), ('ann@example.com', NULL)")
-    error, _ = _attempt(conn, sql)
+    error, _ = probe_value(conn, sql)
     if error is not None:
         return None
     problem = "two live accounts with the same email (ann@example.com, deleted_at NULL) were both accepted."
@@ -228,7 +209,7 @@ def _rejects_live_duplicate(conn: Connection) -> str | None:
 
 def _rejects_live_duplicate_any_case(conn: Connection) -> str | None:
     sql = _probe_accounts("('ann@example.com', NULL), ('Ann@Example.com', NULL)")
-    error, _ = _attempt(conn, sql)
+    error, _ = probe_value(conn, sql)
     if error is not None:
         return None
     return ("ann@example.com and Ann@Example.com were both accepted as live accounts: emails must be unique "
@@ -237,7 +218,7 @@ def _rejects_live_duplicate_any_case(conn: Connection) -> str | None:
 
 def _allows_signup_after_delete(conn: Connection) -> str | None:
     sql = _probe_accounts("('ann@example.com', '2024-01-01 00:00+00'), ('ann@example.com', NULL)")
-    error, _ = _attempt(conn, sql)
+    error, _ = probe_value(conn, sql)
     if error is None:
         return None
     return ("a user who deleted their account could not sign up again with the same email: "
@@ -249,7 +230,7 @@ def _ignores_deleted_rows(conn: Connection) -> str | None:
         "('bob@example.com', '2024-01-01 00:00+00'), ('bob@example.com', '2024-01-01 00:00+00'), "
         "('Bob@Example.com', '2024-02-01 00:00+00')"
     )
-    error, _ = _attempt(conn, sql)
+    error, _ = probe_value(conn, sql)
     if error is None:
         return None
     return ("two deleted accounts with the same email and the same deleted_at (say, closed by one bulk job) "

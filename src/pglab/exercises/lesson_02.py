@@ -7,7 +7,7 @@ from sqlalchemy.engine import Connection
 from ..errors import short_message
 from ..explain import Plan
 from .base import (
-    Mistake, PlanExercise, ResultExercise, SchemaExercise, _probe, _run_script, accepts, has_column, rejects,
+    Mistake, PlanExercise, ResultExercise, SchemaExercise, probe, run_script, accepts, has_column, rejects,
 )
 
 LESSON = "02_relationships"
@@ -205,11 +205,11 @@ def _deleting_assignee_unassigns(conn: Connection) -> str | None:
     savepoint = conn.begin_nested()
     try:
         try:
-            _run_script(conn, _TASK_ROWS)  # the same four tasks, even if the answer recreated the table
+            run_script(conn, _TASK_ROWS)  # the same four tasks, even if the answer recreated the table
         except Exception as error:
             return f"the checker could not insert tasks (id, title, assignee_id): {short_message(error)}"
         try:
-            _run_script(conn, f"DELETE FROM users WHERE id = {_FIRST_USER}")
+            run_script(conn, f"DELETE FROM users WHERE id = {_FIRST_USER}")
         except Exception as error:
             return f"deleting a user who has tasks failed ({short_message(error)}); the tasks should stay, unassigned."
         left = conn.exec_driver_sql("SELECT count(*) FROM tasks").scalar_one()
@@ -228,7 +228,7 @@ def _deleting_assignee_unassigns(conn: Connection) -> str | None:
 
 def _orphan_rejected(conn: Connection) -> str | None:
     sql = "INSERT INTO tasks (id, title, assignee_id) VALUES (11, 'ghost', '00000000-0000-0000-0000-000000000000')"
-    if _probe(conn, sql) is None:
+    if probe(conn, sql) is None:
         return f"assignee_id must reference an existing user (a foreign key): your schema accepted `{sql}`."
     return None
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ..querycount import count_statements
-from .base import Exercise, Mistake, NotAttempted, ResultExercise, StatementCountExercise, _is_blank_sql
+from .base import Exercise, Mistake, NotAttempted, ResultExercise, StatementCountExercise, is_blank_sql
 
 LESSON = "04_n_plus_one"
 
@@ -188,7 +188,7 @@ class BatchFunctionExercise(Exercise):
         self.normalise = normalise
 
     def _blank(self, answer: Any) -> bool:
-        return answer is None or answer is ... or (isinstance(answer, str) and _is_blank_sql(answer))
+        return answer is None or answer is ... or (isinstance(answer, str) and is_blank_sql(answer))
 
     def _problem(self, engine: Engine, answer: Any) -> str | None:
         if not callable(answer):
