@@ -84,7 +84,7 @@ def test_built_schema_matches_the_documented_schema():
         _drop("pglab_test_schema_built"), _drop("pglab_test_schema_doc")
 
 
-def test_concurrent_builds_build_once():
+def test_concurrent_builds_build_once(monkeypatch):
     env = {**os.environ, "PGLAB_DB_PREFIX": "pglabrace"}
     script = "from pglab import dataset; print(dataset.ensure_template(dataset.SCALES['small'], progress=print))"
     procs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
@@ -94,9 +94,10 @@ def test_concurrent_builds_build_once():
     names = {out.strip().splitlines()[-1] for out in outputs}
     assert len(names) == 1
     assert sum("Building" in out for out in outputs) == 1, "the second process should wait, not build again"
+    monkeypatch.setenv("PGLAB_DB_PREFIX", "pglabrace")
     admin = connection.admin_engine()
     with admin.connect() as conn:
-        ours = [name for name, _ in databases.ours(conn) if name.startswith("pglabrace_")]
+        ours = [name for name, _ in databases.ours(conn)]
         assert ours == [names.pop()]
         for name in ours:
             databases.drop_if_ours(conn, name)

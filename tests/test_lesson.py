@@ -56,6 +56,31 @@ def test_the_lab_never_drops_a_database_it_did_not_create():
     admin.dispose()
 
 
+def test_another_users_lab_databases_are_left_alone():
+    """A workshop server: the lab made a database for another learner's role; this user must not reuse,
+    list or drop it, and is told to pick a prefix of their own."""
+    name = f"{databases.prefix()}_91_someone_elses"
+    admin = connection.admin_engine()
+    with admin.connect() as conn:
+        try:
+            conn.execute(sa.text("CREATE ROLE pglab_test_other_learner NOLOGIN"))
+        except sa.exc.DBAPIError:
+            pytest.skip("this server's user may not create roles")
+        try:
+            conn.execute(sa.text(f"CREATE DATABASE {name} OWNER pglab_test_other_learner"))
+            databases.mark(conn, name, "lesson 91_someone_elses")
+            assert name not in [n for n, _ in databases.ours(conn)]
+            with pytest.raises(LabSetupError, match="another user of this server"):
+                databases.drop_if_ours(conn, name)
+            with pytest.raises(LabSetupError, match="PGLAB_DB_PREFIX"):
+                start_lesson("91_someone_elses", sql_magic=False)
+            assert databases.exists(conn, name)
+        finally:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+            conn.execute(sa.text("DROP ROLE pglab_test_other_learner"))
+    admin.dispose()
+
+
 def test_prefix_is_validated(monkeypatch):
     monkeypatch.setenv("PGLAB_DB_PREFIX", "drop table;")
     with pytest.raises(LabSetupError):

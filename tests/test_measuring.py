@@ -95,3 +95,19 @@ def test_plan_lists_the_foreign_key_triggers_a_delete_fired(lesson_factory):
     fired = {t.name: t for t in plan.triggers}
     assert fired["post_tags_tag_id_fkey"].calls == 1 and fired["post_tags_tag_id_fkey"].relation == "tags"
     assert "Trigger" not in " ".join(plan.node_types())  # the cascade's cost is not a plan node
+
+
+def test_pg_stat_statements_counts_calls_per_statement_for_this_database_only(lesson_factory):
+    from pglab import pgstat
+
+    lab = lesson_factory("04_n_plus_one")
+    if pgstat.why_untracked(lab.engine) is not None:
+        import pytest
+
+        pytest.skip(pgstat.why_untracked(lab.engine))
+    before = pgstat.statement_calls(lab.engine)
+    with lab.engine.connect() as conn:
+        for name in ("sql", "rust", "go"):
+            conn.execute(sa.text("SELECT id FROM tags WHERE name = :n /* pgstat test */"), {"n": name}).all()
+    calls = pgstat.calls_since(lab.engine, before, matching=r"pgstat test")
+    assert list(calls["calls"]) == [3] and list(calls["rows"]) == [3]

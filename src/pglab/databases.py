@@ -1,8 +1,9 @@
 """The lab's own databases on a server: created and marked by the lab, and only those ever dropped.
 
 Each database the lab creates carries a comment starting with OWNER_MARK. Before dropping or
-replacing a database the lab reads that comment, so on a shared server (DATABASE_URL) it never
-touches a database someone else made, even one with a name the lab would use.
+replacing a database the lab reads that comment and the database's owner, so on a shared server
+(DATABASE_URL) it never touches a database someone else made, even one with a name the lab would
+use, nor the lab databases of another user of the same server (a workshop's other learners).
 """
 from __future__ import annotations
 
@@ -29,48 +30,73 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+_DESCRIBE = """
+SELECT coalesce(shobj_description(d.oid, 'pg_database'), ''),
+       d.datdba = (SELECT r.oid FROM pg_roles AS r WHERE r.rolname = current_user)
+FROM pg_database AS d WHERE d.datname = :name
+"""
+
+
+def _describe(conn: Connection, name: str) -> tuple[str, bool] | None:
+    """(comment, owned by the current user) of the database, None if it does not exist."""
+    row = conn.execute(sa.text(_DESCRIBE), {"name": name}).first()
+    return None if row is None else (str(row[0]), bool(row[1]))
+
+
 def comment_of(conn: Connection, name: str) -> str | None:
     """The database's comment, '' if it has none, None if it does not exist."""
-    row = conn.execute(
-        sa.text(
-            "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = :name"
-        ),
-        {"name": name},
-    ).first()
-    return None if row is None else str(row[0])
+    described = _describe(conn, name)
+    return None if described is None else described[0]
 
 
 def exists(conn: Connection, name: str) -> bool:
-    return comment_of(conn, name) is not None
+    return _describe(conn, name) is not None
+
+
+def _refuse(name: str, why: str) -> LabSetupError:
+    return LabSetupError(
+        f"Database {name} exists but {why}, so the lab leaves it alone: "
+        "set PGLAB_DB_PREFIX to another name (e.g. your initials: export PGLAB_DB_PREFIX=ada) and run again."
+    )
 
 
 def is_ours(conn: Connection, name: str) -> bool:
-    comment = comment_of(conn, name)
-    return comment is not None and comment.startswith(OWNER_MARK)
+    """True if the lab made this database for the current user; False if there is no such database.
+
+    A database with this name that the lab made for another user of the server (another learner in a
+    workshop) raises LabSetupError: the two users need different prefixes."""
+    described = _describe(conn, name)
+    if described is None or not described[0].startswith(OWNER_MARK):
+        return False
+    if not described[1]:
+        raise _refuse(name, "the lab made it for another user of this server")
+    return True
 
 
 def ours(conn: Connection) -> list[tuple[str, str]]:
-    """(name, comment) of every database on the server that the lab created."""
+    """(name, comment) of every database with this prefix that the lab created for the current user."""
     rows = conn.execute(
         sa.text(
-            "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database "
-            "WHERE shobj_description(oid, 'pg_database') LIKE :mark ORDER BY datname"
+            "SELECT d.datname, shobj_description(d.oid, 'pg_database') FROM pg_database AS d "
+            "WHERE shobj_description(d.oid, 'pg_database') LIKE :mark "
+            "AND left(d.datname, length(:prefix)) = :prefix "
+            "AND d.datdba = (SELECT r.oid FROM pg_roles AS r WHERE r.rolname = current_user) "
+            "ORDER BY d.datname"
         ),
-        {"mark": OWNER_MARK + "%"},
+        {"mark": OWNER_MARK + "%", "prefix": prefix() + "_"},
     )
     return [(str(name), str(comment)) for name, comment in rows]
 
 
 def drop_if_ours(conn: Connection, name: str) -> bool:
-    """Drop the database if the lab made it (ending its sessions); refuse if someone else did."""
-    comment = comment_of(conn, name)
-    if comment is None:
+    """Drop the database if the lab made it for this user (ending its sessions); refuse otherwise."""
+    described = _describe(conn, name)
+    if described is None:
         return False
-    if not comment.startswith(OWNER_MARK):
-        raise LabSetupError(
-            f"Database {name} exists but the lab did not create it, so the lab leaves it alone: "
-            "set PGLAB_DB_PREFIX to another name (e.g. your initials) and run again."
-        )
+    if not described[0].startswith(OWNER_MARK):
+        raise _refuse(name, "the lab did not create it")
+    if not described[1]:
+        raise _refuse(name, "the lab made it for another user of this server")
     conn.execute(sa.text(f"ALTER DATABASE {quote(name)} ALLOW_CONNECTIONS true IS_TEMPLATE false"))
     conn.execute(sa.text(f"DROP DATABASE {quote(name)} WITH (FORCE)"))
     return True

@@ -211,6 +211,12 @@ def start_lesson(lesson_id: str, *, with_dataset: bool = True, sql_magic: bool =
     lesson = Lesson(lesson_id, name, engine, target)
     if sql_magic:
         _connect_sql_magic(engine)
+    if with_dataset and dataset.current_scale().name != "full":
+        show_text(
+            f"PGLAB_SCALE={dataset.current_scale().name}: this lesson's text and checks are written for the full "
+            "dataset (1,000,000 users), so some of its numbers will differ and some checks will not hold.",
+            "todo",
+        )
     return lesson
 
 

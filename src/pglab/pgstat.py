@@ -1,6 +1,6 @@
 """The server's view of the statements a lesson sent: pg_stat_statements, for this database only.
 
-    if statements_tracked(lab.engine):          # loaded by the server? (created here if needed)
+    if statements_tracked(lab.engine):          # or why_untracked(lab.engine): the reason it is not
         before = statement_calls(lab.engine)
         ...                                       # ORM code
         calls_since(lab.engine, before)           # calls, rows, server time per statement since then
@@ -15,18 +15,30 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from .errors import short_message
 
-def statements_tracked(engine: Engine) -> bool:
-    """True when the server tracks statements: pg_stat_statements is in shared_preload_libraries and
-    the extension exists in this database (created here if needed and allowed). A server without it,
-    or a role that may not create it, gives False instead of an error."""
+
+def why_untracked(engine: Engine) -> str | None:
+    """None when the server tracks this database's statements (pg_stat_statements preloaded, and the
+    extension created here if it was missing); otherwise the reason, in one sentence, with the fix."""
     try:
         with engine.begin() as conn:
             conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-            conn.exec_driver_sql("SELECT 1 FROM pg_stat_statements LIMIT 1").all()  # fails unless preloaded
-    except sa.exc.DBAPIError:
-        return False
-    return True
+            conn.exec_driver_sql("SELECT 1 FROM pg_stat_statements LIMIT 1").all()
+    except sa.exc.DBAPIError as error:
+        message = str(error.orig)
+        if "shared_preload_libraries" in message:
+            return ("the server does not load pg_stat_statements "
+                    "(its owner can add it to shared_preload_libraries and restart it).")
+        if "permission denied" in message or "must be" in message:
+            return ("the pg_stat_statements extension is not installed in this database and you may not "
+                    "install it (the server's owner can run CREATE EXTENSION pg_stat_statements in template1).")
+        return f"pg_stat_statements is not usable here: {short_message(error)}"
+    return None
+
+
+def statements_tracked(engine: Engine) -> bool:
+    return why_untracked(engine) is None
 
 
 _CALLS = """
@@ -63,4 +75,4 @@ def calls_since(engine: Engine, before: pd.DataFrame, *, matching: str | None = 
     return merged[["calls", "rows", "exec_ms", "query"]].reset_index(drop=True)
 
 
-__all__ = ["calls_since", "statement_calls", "statements_tracked"]
+__all__ = ["calls_since", "statement_calls", "statements_tracked", "why_untracked"]
