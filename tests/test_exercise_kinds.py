@@ -58,3 +58,17 @@ def test_feedback_shows_once_even_as_the_cells_value(capsys):
     feedback.show()
     feedback._ipython_display_()
     assert capsys.readouterr().out.count("Correct") == 1
+
+
+def test_a_script_is_judged_by_its_last_result_and_percent_signs_are_literal(lesson_factory):
+    lab = lesson_factory("00_getting_started")
+    exercise = ResultExercise(
+        "00", "probe", task="t", hints=["h"], mistakes=[],
+        solution="SELECT '2025-03-30 01:30+00'::timestamptz AT TIME ZONE 'Europe/Paris' AS local, '50%' AS share",
+    )
+    session_zone = (
+        "SET LOCAL TimeZone = 'Europe/Paris';\n"
+        "SELECT '2025-03-30 01:30+00'::timestamptz::timestamp AS local, '50%' AS share;"
+    )
+    assert exercise.evaluate(lab.engine, session_zone).passed
+    assert not exercise.evaluate(lab.engine, "SET LOCAL TimeZone = 'UTC'").passed

@@ -207,10 +207,23 @@ class ResultSet:
 
 
 def fetch(conn: Connection, sql: str) -> ResultSet:
-    result = conn.exec_driver_sql(_clean_sql(sql).replace("%", "%%"))
-    if not result.returns_rows:
+    """The rows of the script's last statement that returns rows (so `SET LOCAL ...; SELECT ...` works)."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    found: ResultSet | None = None
+    with raw.cursor() as cursor:
+        cursor.execute(_clean_sql(sql))  # type: ignore[call-overload]  # no parameters: '%' is literal
+        while True:
+            if cursor.description is not None:
+                found = ResultSet(
+                    [column.name for column in cursor.description],
+                    [tuple(_normalise(v) for v in row) for row in cursor.fetchall()],
+                )
+            if not cursor.nextset():
+                break
+    if found is None:
         raise ValueError("your SQL did not return rows: write a SELECT query")
-    return ResultSet(list(result.keys()), [tuple(_normalise(v) for v in row) for row in result.fetchall()])
+    return found
 
 
 def compare_results(got: ResultSet, expected: ResultSet, *, ordered: bool, check_names: bool) -> str | None:
