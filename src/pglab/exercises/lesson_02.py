@@ -2,12 +2,18 @@
 table, one-to-one."""
 from __future__ import annotations
 
-from sqlalchemy.engine import Connection
+import re
+from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from .. import catalog
 from ..errors import short_message
 from ..explain import Plan
 from .base import (
-    Mistake, PlanExercise, ResultExercise, SchemaExercise, probe, run_script, accepts, has_column, rejects,
+    Mistake, PlanExercise, ResultExercise, SchemaExercise, _rollback_transaction, probe, run_script, accepts,
+    has_column, rejects,
 )
 
 LESSON = "02_relationships"
@@ -17,11 +23,57 @@ LESSON = "02_relationships"
 _CASCADE_TARGET = "DELETE FROM comments WHERE user_id = '8f1c6a2e-3b4d-4e5f-9a0b-1c2d3e4f5a6b'"
 
 
-def _index_searches_user_id(plan: Plan) -> str | None:
-    """The delete must find the rows through an index whose condition is on user_id (not a full scan)."""
-    for node in plan.nodes():
-        if node.index and "user_id" in str(node.raw.get("Index Cond", "")):
-            return None
+def _cascade_problem(plan: Plan, indexes: list[catalog.Index]) -> str | None:
+    """The delete must find the rows by searching an index that starts with user_id (not by a full scan).
+
+    `indexes` are comments' indexes after the answer: they explain why the plan ignores one."""
+    by_name = {ix.name: ix for ix in indexes}
+    searched = [by_name[node.index] for node in plan.nodes()
+                if node.index in by_name and "user_id" in str(node.raw.get("Index Cond", ""))]
+    if any(ix.columns[:1] == ("user_id",) and ix.method != "brin" for ix in searched):
+        return None
+    behind = [ix for ix in searched if ix.columns[:1] != ("user_id",)]
+    if behind:
+        ix = behind[0]
+        return (
+            f"the plan reaches user_id only through your index {ix.name} ({', '.join(ix.columns)}), where "
+            f"user_id is not its first column. Before PostgreSQL 18 that reads the whole index; 18 can skip "
+            f"between values of {ix.columns[0]}, one search per distinct value, which is cheap only while there "
+            "are few. Make user_id the first column."
+        )
+    for ix in indexes:
+        if ix.columns[:1] != ("user_id",):
+            continue
+        if ix.predicate is not None:
+            return (
+                f"the plan still reads all of comments with a Seq Scan. Your index {ix.name} is partial "
+                f"(WHERE {ix.predicate}): the cascade's lookup is only WHERE user_id = $1, which says nothing "
+                "about your condition, so it cannot use that index. Leave out the WHERE."
+            )
+        if ix.method == "brin":
+            return (
+                f"the plan still reads all of comments with a Seq Scan. Your index {ix.name} is a BRIN index: "
+                "it keeps only the smallest and largest user_id of each block range, and user ids are random "
+                "uuids spread over the whole table, so every range may hold any user and the index narrows "
+                "nothing. Use a B-tree (CREATE INDEX ... ON comments (user_id))."
+            )
+        return (
+            f"the plan still reads all of comments with a Seq Scan: it cannot search your {ix.method} index "
+            f"{ix.name} for user_id = $1. Use a B-tree (CREATE INDEX ... ON comments (user_id))."
+        )
+    for ix in indexes:
+        if "user_id" in ix.columns[1:]:
+            return (
+                f"the plan still reads all of comments with a Seq Scan. Your index {ix.name} "
+                f"({', '.join(ix.columns)}) has user_id, but user_id is not its first column: the index is "
+                "sorted by its first column, so one user's entries are spread all over it. Make user_id the "
+                "first column."
+            )
+        if "(expression)" in ix.columns and "user_id" in ix.definition:
+            return (
+                f"the plan still reads all of comments with a Seq Scan. Your index {ix.name} is on an "
+                "expression, and the cascade compares the column user_id itself: index the column."
+            )
     if plan.seq_scans_on("comments"):
         return (
             "the plan still reads all of comments with a Seq Scan, once for every deleted user. A foreign key "
@@ -33,7 +85,26 @@ def _index_searches_user_id(plan: Plan) -> str | None:
     )
 
 
-cascade_index = PlanExercise(
+class _CascadeIndexExercise(PlanExercise):
+    """A plan exercise that also reads comments' indexes after the answer, to say why the plan ignores one."""
+
+    def _problem(self, engine: Engine, answer: Any) -> str | None:
+        if re.search(r"\bconcurrently\b", answer, re.I):
+            return super()._problem(engine, answer)  # the base class explains CONCURRENTLY
+
+        def body(conn: Connection) -> str | None:
+            assert self.setup and self.target
+            run_script(conn, self.setup)
+            run_script(conn, answer)
+            document = conn.execute(sa.text(f"EXPLAIN (FORMAT JSON) {self.target}")).scalar_one()
+            plan = Plan.from_json(document, self.target, analyzed=False)
+            problem = _cascade_problem(plan, catalog.indexes(conn, "comments"))
+            return problem and problem + "\nYour plan:\n" + plan.text(details=False)
+
+        return _rollback_transaction(engine, body)
+
+
+cascade_index = _CascadeIndexExercise(
     LESSON,
     "cascade_index",
     task=(
@@ -49,7 +120,7 @@ cascade_index = PlanExercise(
     solution="CREATE INDEX idx_comments_user_id ON comments (user_id)",
     setup="DROP INDEX idx_comments_user_id",
     target=_CASCADE_TARGET,
-    plan_requirements=[_index_searches_user_id],
+    plan_requirements=[],  # _CascadeIndexExercise checks the plan against the catalog
     explanation=(
         "With an index on comments(user_id), each deleted user costs an index lookup instead of a scan of "
         "every comment. Any index whose first column is user_id works, e.g. (user_id, created_at)."
@@ -60,7 +131,11 @@ cascade_index = PlanExercise(
             "REFERENCES users (id) ON DELETE CASCADE",
             "does not create an index",
         ),
-        Mistake("CREATE INDEX ON comments (post_id, user_id)", "Seq Scan"),
+        Mistake("CREATE INDEX ON comments (post_id, user_id)", "user_id is not its first column"),
+        Mistake("CREATE INDEX ON comments (created_at, user_id)", "user_id is not its first column"),
+        Mistake("CREATE INDEX ON comments (user_id) WHERE created_at > '2024-01-01'", "is partial"),
+        Mistake("CREATE INDEX ON comments USING brin (user_id)", "BRIN"),
+        Mistake("CREATE INDEX ON comments ((user_id::text))", "on an expression"),
         Mistake("CREATE INDEX ON users (id, email)", "Seq Scan"),
     ],
 )
@@ -120,14 +195,29 @@ LIMIT 5
 
 # ---------------------------------------------------------------- a schema: one-to-one
 
+_GHOST = "'00000000-0000-0000-0000-000000000000'"
+
+
+def _rejects_orphan(sql: str, *, why: str):
+    """Like rejects(sql), where a foreign key that waits for COMMIT (DEFERRABLE INITIALLY DEFERRED)
+    counts too: the probe asks for the deferred checks at once, as COMMIT would."""
+
+    def requirement(conn: Connection) -> str | None:
+        if probe(conn, f"{sql};\nSET CONSTRAINTS ALL IMMEDIATE") is not None:
+            return None
+        return f"{why}: your schema accepted `{sql}`."
+
+    return requirement
+
+
 _FIRST_USER = "(SELECT id FROM users ORDER BY email LIMIT 1)"
 
 one_settings_row = SchemaExercise(
     LESSON,
     "one_settings_row",
     task=(
-        "Create a table user_settings for a one-to-one relationship with users: a column user_id (uuid) "
-        "that must be an existing user, a column theme (text), and never more than one row per user."
+        "Create a table user_settings for a one-to-one relationship with users: a column user_id (uuid), "
+        "a column theme (text). Every row belongs to an existing user, and no user has more than one row."
     ),
     hints=[
         "A plain foreign key allows any number of rows per user: something must make user_id unique.",
@@ -152,8 +242,8 @@ CREATE TABLE user_settings (
             "FROM (VALUES ('dark'), ('light')) AS v(theme)",
             why="a user must have at most one settings row (user_id must be unique)",
         ),
-        rejects(
-            "INSERT INTO user_settings (user_id, theme) VALUES ('00000000-0000-0000-0000-000000000000', 'dark')",
+        _rejects_orphan(
+            f"INSERT INTO user_settings (user_id, theme) VALUES ({_GHOST}, 'dark')",
             why="user_id must reference an existing user (a foreign key)",
         ),
         rejects(
@@ -180,6 +270,7 @@ CREATE TABLE user_settings (
             "CREATE TABLE user_settings (user_id uuid PRIMARY KEY, theme text)",
             "must reference an existing user",
         ),
+        Mistake("CREATE TABLE user_settings (user_id uuid UNIQUE REFERENCES users(id), theme text)", "NOT NULL"),
     ],
 )
 
@@ -226,11 +317,10 @@ def _deleting_assignee_unassigns(conn: Connection) -> str | None:
         savepoint.rollback()
 
 
-def _orphan_rejected(conn: Connection) -> str | None:
-    sql = "INSERT INTO tasks (id, title, assignee_id) VALUES (11, 'ghost', '00000000-0000-0000-0000-000000000000')"
-    if probe(conn, sql) is None:
-        return f"assignee_id must reference an existing user (a foreign key): your schema accepted `{sql}`."
-    return None
+_orphan_rejected = _rejects_orphan(
+    f"INSERT INTO tasks (id, title, assignee_id) VALUES (11, 'ghost', {_GHOST})",
+    why="assignee_id must reference an existing user (a foreign key)",
+)
 
 
 unassign_on_delete = SchemaExercise(
