@@ -6,10 +6,15 @@ the checker's rolled-back transaction, so it always starts from the state the ta
 """
 from __future__ import annotations
 
-from sqlalchemy.engine import Connection
+import re
+from typing import Any
 
-from ..errors import short_message
-from .base import Exercise, Mistake, ResultExercise, SchemaExercise, accepts, probe_value, rejects
+from sqlalchemy.engine import Connection, Engine
+
+from ..errors import is_database_error, short_message
+from .base import (
+    Exercise, Mistake, ResultExercise, ResultSet, SchemaExercise, accepts, fetch, probe_value, rejects, run_script,
+)
 
 LESSON = "01_table_conventions"
 
@@ -24,6 +29,18 @@ CREATE TABLE documents (
 );
 INSERT INTO documents (title, body, created_at, updated_at)
 VALUES ('first', 'draft', '2020-01-01 00:00+00', '2020-01-01 00:00+00');
+"""
+
+# The notebook's section 4 creates this function in the lesson's database; the check creates it too, so
+# an answer behaves the same whether or not the learner ran that section.
+TOUCH_FUNCTION_SQL = """
+CREATE OR REPLACE FUNCTION touch_updated_at() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.updated_at := now();
+  RETURN NEW;
+END
+$$;
 """
 
 ACCOUNTS_SQL = """
@@ -90,12 +107,15 @@ def _trigger_diagnosis(conn: Connection) -> str:
     return " Check that your function sets NEW.updated_at and returns NEW."
 
 
-def _updated_at_moves(conn: Connection) -> str | None:
-    error, moved = probe_value(
-        conn,
-        "UPDATE documents SET body = 'edited' WHERE title = 'first'",
-        "SELECT updated_at > '2020-01-01 00:00+00' FROM documents WHERE title = 'first'",
+def _moved(conn: Connection, update: str, title: str = "first") -> tuple[BaseException | None, Any]:
+    """Run update on the 'first' document (rolled back); did updated_at move past 2020-01-01?"""
+    return probe_value(
+        conn, update, f"SELECT updated_at > '2020-01-01 00:00+00' FROM documents WHERE title = '{title}'"
     )
+
+
+def _updated_at_moves(conn: Connection) -> str | None:
+    error, moved = _moved(conn, "UPDATE documents SET body = 'edited' WHERE title = 'first'")
     if error is not None:
         return f"updating a document failed with your trigger: {short_message(error)}"
     if not moved:
@@ -104,12 +124,20 @@ def _updated_at_moves(conn: Connection) -> str | None:
     return None
 
 
+def _updated_at_moves_on_title(conn: Connection) -> str | None:
+    error, moved = _moved(conn, "UPDATE documents SET title = 'renamed' WHERE title = 'first'", title="renamed")
+    if error is not None:
+        return f"renaming a document failed with your trigger: {short_message(error)}"
+    if not moved:
+        return ("updated_at moved when the body changed, but not when only the title changed "
+                "(UPDATE documents SET title = 'renamed'). Does your trigger watch the body only "
+                "(UPDATE OF body, or OLD.body compared with NEW.body)? Compare whole rows: "
+                "OLD.* IS DISTINCT FROM NEW.*.")
+    return None
+
+
 def _updated_at_stays_on_noop(conn: Connection) -> str | None:
-    error, moved = probe_value(
-        conn,
-        "UPDATE documents SET body = body WHERE title = 'first'",
-        "SELECT updated_at > '2020-01-01 00:00+00' FROM documents WHERE title = 'first'",
-    )
+    error, moved = _moved(conn, "UPDATE documents SET body = body WHERE title = 'first'")
     if error is not None:
         return f"an UPDATE that changes nothing failed with your trigger: {short_message(error)}"
     if moved:
@@ -144,14 +172,35 @@ EXECUTE FUNCTION documents_touch();
 """
 
 
-updated_at_trigger = SchemaExercise(
+_ALREADY_EXISTS_HINT = (
+    " A function of that name is already in the lesson's database (the notebook's touch_updated_at(), "
+    "or one you made earlier). Write CREATE OR REPLACE FUNCTION, or reuse touch_updated_at() as it is and "
+    "put the condition in the trigger's WHEN clause."
+)
+
+
+class _TriggerExercise(SchemaExercise):
+    """A SchemaExercise whose feedback for 'function ... already exists' says how to get round it."""
+
+    def _problem(self, engine: Engine, answer: Any) -> str | None:
+        try:
+            return super()._problem(engine, answer)
+        except Exception as error:
+            if is_database_error(error) and re.search(r"function .* already exists", short_message(error)):
+                return f"your SQL failed: {short_message(error)}.{_ALREADY_EXISTS_HINT}"
+            raise
+
+
+updated_at_trigger = _TriggerExercise(
     LESSON,
     "updated_at_trigger",
     task=(
         "The table documents (id, title, body, created_at, updated_at timestamptz NOT NULL DEFAULT now()) "
         "holds one row, 'first', last updated on 2020-01-01. Make updated_at keep itself current: an UPDATE "
         "that changes a document sets updated_at to the current time, but an UPDATE that changes nothing "
-        "(SET body = body) leaves it alone. Inserting documents must keep working."
+        "(SET body = body) leaves it alone. Inserting documents must keep working. The lesson's trigger "
+        "function touch_updated_at() exists already: reuse it, or name yours differently "
+        "(or use CREATE OR REPLACE FUNCTION)."
     ),
     hints=[
         "A column DEFAULT is used on INSERT only; on UPDATE you need a trigger function that sets "
@@ -160,15 +209,17 @@ updated_at_trigger = SchemaExercise(
         "(or compare OLD and NEW inside the function).",
     ],
     solution=_SOLUTION_TRIGGER,
-    setup=DOCUMENTS_SQL,
+    setup=DOCUMENTS_SQL + TOUCH_FUNCTION_SQL,
     requirements=[
         _updated_at_moves,
+        _updated_at_moves_on_title,
         _updated_at_stays_on_noop,
         accepts("INSERT INTO documents (title) VALUES ('second')", why="inserting a document must keep working"),
     ],
     explanation=(
-        "The checker edited the document and saw updated_at move, then ran an UPDATE that changed nothing and "
-        "saw it stay. A BEFORE trigger can still change the row it is about to write; an AFTER trigger cannot."
+        "The checker edited the document's body, then its title, and saw updated_at move each time; then it "
+        "ran an UPDATE that changed nothing and saw it stay. A BEFORE trigger can still change the row it is "
+        "about to write; an AFTER trigger cannot."
     ),
     mistakes=[
         Mistake("ALTER TABLE documents ALTER COLUMN updated_at SET DEFAULT now()", "DEFAULT only applies"),
@@ -176,6 +227,12 @@ updated_at_trigger = SchemaExercise(
         Mistake(_trigger("BEFORE", "INSERT"), "does not fire on UPDATE"),
         Mistake(_trigger("BEFORE", "UPDATE"), "changed nothing"),
         Mistake(_trigger("BEFORE", "UPDATE", level="STATEMENT"), "FOR EACH ROW"),
+        Mistake(_trigger("BEFORE", "UPDATE", when="WHEN (OLD.body IS DISTINCT FROM NEW.body)"), "only the title"),
+        Mistake(_trigger("BEFORE", "UPDATE OF body", when="WHEN (OLD.* IS DISTINCT FROM NEW.*)"), "only the title"),
+        Mistake(TOUCH_FUNCTION_SQL.replace("CREATE OR REPLACE", "CREATE")
+                + "CREATE TRIGGER documents_touch BEFORE UPDATE ON documents FOR EACH ROW "
+                  "WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION touch_updated_at();",
+                "CREATE OR REPLACE FUNCTION"),
     ],
 )
 
@@ -221,8 +278,13 @@ def _allows_signup_after_delete(conn: Connection) -> str | None:
     error, _ = probe_value(conn, sql)
     if error is None:
         return None
+    still_there = conn.exec_driver_sql(
+        "SELECT count(*) FROM pg_constraint WHERE conrelid = 'accounts'::regclass AND conname = 'accounts_email_key'"
+    ).scalar()
+    why = ("the plain UNIQUE accounts_email_key is still there: drop it." if still_there else
+           "your unique index also covers deleted rows: add WHERE deleted_at IS NULL.")
     return ("a user who deleted their account could not sign up again with the same email: "
-            f"{short_message(error)} (is the plain UNIQUE on email still there?)")
+            f"{short_message(error)} ({why})")
 
 
 def _ignores_deleted_rows(conn: Connection) -> str | None:
@@ -271,7 +333,9 @@ live_email_unique = SchemaExercise(
         "The checker probed it with duplicate sign-ups, a re-sign-up after deletion and deleted duplicates."
     ),
     mistakes=[
-        Mistake("CREATE UNIQUE INDEX ON accounts (lower(email)) WHERE deleted_at IS NULL", "could not sign up again"),
+        Mistake("CREATE UNIQUE INDEX ON accounts (lower(email)) WHERE deleted_at IS NULL",
+                "accounts_email_key is still there"),
+        Mistake(_DROP_KEY + "CREATE UNIQUE INDEX ON accounts (lower(email))", "also covers deleted rows"),
         Mistake(_DROP_KEY + "CREATE UNIQUE INDEX ON accounts (email) WHERE deleted_at IS NULL", "ignoring case"),
         Mistake(_DROP_KEY + "ALTER TABLE accounts ADD UNIQUE (email, deleted_at)", "NULLs are distinct"),
         Mistake(_DROP_KEY + "CREATE UNIQUE INDEX ON accounts (lower(email), deleted_at) NULLS NOT DISTINCT",
@@ -292,8 +356,8 @@ add_moderator = SchemaExercise(
     "add_moderator",
     task=(
         "The table members has role varchar(20) NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin')) and "
-        "two members, an admin and a user. Allow the new role 'moderator', while every other unknown role "
-        "(say 'superuser') is still rejected."
+        "two members, an admin and a user. Allow the new role 'moderator', while every other role, "
+        "compared exactly as before (say 'superuser', or 'Moderator'), is still rejected."
     ),
     hints=[
         "A CHECK constraint cannot be edited in place: find its name (\\d members, or pg_constraint), drop it, "
@@ -310,13 +374,20 @@ ALTER TABLE members
     requirements=[
         accepts(_member("'moderator'"), why="'moderator' must be a valid role now"),
         rejects(_member("'superuser'"), why="an unknown role must still be rejected"),
+        rejects(_member("'editor'"), why="every unknown role must still be rejected, not only 'superuser': "
+                                         "list the roles that are allowed rather than the ones that are not"),
+        rejects(_member("'Moderator'"), why="roles are compared exactly, as the old CHECK did: 'Moderator' "
+                                            "is not one of them"),
+        rejects(_member("'mod'"), why="only the role 'moderator' is new: 'mod' must still be rejected"),
         accepts(_member("'admin'"), why="'admin' must stay valid"),
         accepts(_member("'user'"), why="'user' must stay valid"),
         rejects(_member("NULL"), why="role must stay required"),
     ],
     explanation=(
-        "Changing a CHECK list is DDL: the new constraint is checked against every existing row, under a lock "
-        "that blocks writes (on a big table, add it NOT VALID and VALIDATE it afterwards)."
+        "Changing a CHECK list is DDL: the new constraint is checked against every existing row while the table "
+        "is under an ACCESS EXCLUSIVE lock, so reads and writes wait. On a big table, add it NOT VALID (the lock "
+        "is then brief: no rows are checked), and VALIDATE CONSTRAINT in a later transaction: it checks the rows "
+        "under a SHARE UPDATE EXCLUSIVE lock, which lets reads and writes go on."
     ),
     mistakes=[
         Mistake("ALTER TABLE members DROP CONSTRAINT members_role_check", "'superuser'"),
@@ -329,13 +400,52 @@ ALTER TABLE members
             "ADD CHECK (role IN ('user', 'moderator'))",
             "violated by some row",
         ),
+        Mistake("ALTER TABLE members DROP CONSTRAINT members_role_check, ADD CHECK (role <> 'superuser')",
+                "'editor'"),
+        Mistake("ALTER TABLE members DROP CONSTRAINT members_role_check, "
+                "ADD CHECK (lower(role) IN ('user', 'admin', 'moderator'))", "'Moderator' is not one of them"),
+        Mistake("ALTER TABLE members DROP CONSTRAINT members_role_check, "
+                "ADD CHECK (role IN ('user', 'admin') OR role LIKE 'mod%')", "'mod' must still be rejected"),
     ],
 )
 
 
 # ---------------------------------------------------------------- wall-clock time in a time zone
 
-local_times = ResultExercise(
+_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d(\.\d+)?)?[+-]\d\d:\d\d$")
+
+
+def _has_timestamptz(result: ResultSet) -> bool:
+    """Whether a column holds timestamptz values (fetched as aware datetimes, compared as text with an offset)."""
+    return any(isinstance(v, str) and _WITH_OFFSET.match(v) for row in result.rows for v in row)
+
+
+class _WallClockExercise(ResultExercise):
+    """A ResultExercise that says so when the learner's times are timestamptz instead of timestamp."""
+
+    def _problem(self, engine: Engine, answer: Any) -> str | None:
+        problem = super()._problem(engine, answer)
+        if problem and self._returns_timestamptz(engine, answer):
+            problem += (" Your time column is a timestamptz (its values carry an offset such as +00:00); "
+                        "the task asks for a timestamp, the wall-clock time without a time zone.")
+        return problem
+
+    def _returns_timestamptz(self, engine: Engine, answer: Any) -> bool:
+        """Run the answer again (rolled back) and look at its values; only called when it was wrong."""
+        with engine.connect() as conn:
+            try:
+                conn.exec_driver_sql("SET LOCAL statement_timeout = 30000")
+                if self.setup:
+                    run_script(conn, self.setup)
+                conn.exec_driver_sql("SET LOCAL transaction_read_only = on")
+                return _has_timestamptz(fetch(conn, answer))
+            except Exception:  # the answer's own error was reported already
+                return False
+            finally:
+                conn.rollback()
+
+
+local_times = _WallClockExercise(
     LESSON,
     "local_times",
     task=(
@@ -361,6 +471,10 @@ local_times = ResultExercise(
             "first missing row: (id=3",
         ),
         Mistake("SELECT id, title, starts_at AT TIME ZONE '+01:00' FROM meetings ORDER BY id", "first missing row"),
+        Mistake("SELECT id, title, (starts_at AT TIME ZONE 'Europe/Paris') AT TIME ZONE 'UTC' FROM meetings "
+                "ORDER BY id", "time column is a timestamptz"),
+        Mistake("SET LOCAL TimeZone = 'Europe/Paris'; SELECT id, title, starts_at FROM meetings ORDER BY id",
+                "time column is a timestamptz"),
     ],
 )
 
