@@ -33,6 +33,14 @@ def _sorted_lists(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------- 1. users with their posts
+# The 50 most recently created users: the 48th of the dataset's newest users is soft-deleted, so an answer
+# that shows soft-deleted users (include_deleted, or SQL without deleted_at IS NULL) returns other keys.
+
+
+def _newest_users() -> Any:
+    from ..models import User
+
+    return sa.select(User).order_by(User.created_at.desc()).limit(50)
 
 
 def _users_with_posts(session: Any) -> dict[str, list[str]]:
@@ -41,15 +49,13 @@ def _users_with_posts(session: Any) -> dict[str, list[str]]:
     from ..models import User
 
     users = session.scalars(
-        sa.select(User).order_by(User.email).limit(50).options(selectinload(User.posts))
+        sa.select(User).order_by(User.created_at.desc()).limit(50).options(selectinload(User.posts))
     ).all()
     return {user.email: [post.title for post in user.posts] for user in users}
 
 
 def _users_with_posts_lazy(session: Any) -> dict[str, list[str]]:
-    from ..models import User
-
-    users = session.scalars(sa.select(User).order_by(User.email).limit(50)).all()
+    users = session.scalars(_newest_users()).all()
     return {user.email: [post.title for post in user.posts] for user in users}  # one query per user
 
 
@@ -57,7 +63,8 @@ def _users_with_posts_join_limit(session: Any) -> dict[str, list[str]]:
     from ..models import Post, User
 
     rows = session.execute(
-        sa.select(User.email, Post.title).join(Post, Post.user_id == User.id).order_by(User.email).limit(50)
+        sa.select(User.email, Post.title).join(Post, Post.user_id == User.id)
+        .order_by(User.created_at.desc()).limit(50)
     )
     result: dict[str, list[str]] = {}
     for email, title in rows:  # LIMIT counts joined rows, not users
@@ -65,18 +72,58 @@ def _users_with_posts_join_limit(session: Any) -> dict[str, list[str]]:
     return result
 
 
-users_with_posts = StatementCountExercise(
+def _users_with_posts_including_deleted(session: Any) -> dict[str, list[str]]:
+    from sqlalchemy.orm import selectinload
+
+    from ..models import User
+
+    users = session.scalars(
+        _newest_users().options(selectinload(User.posts)).execution_options(include_deleted=True)
+    ).all()
+    return {user.email: [post.title for post in user.posts] for user in users}
+
+
+class VisibleUsersExercise(StatementCountExercise):
+    """A StatementCountExercise whose answer returns {email: ...}: a wrong result that has a key of a
+    soft-deleted user gets told so."""
+
+    def _problem(self, engine: Engine, answer: Any) -> str | None:
+        if not callable(answer):
+            return super()._problem(engine, answer)
+        returned: list[Any] = []
+
+        def recorded(session: Any) -> Any:
+            returned.append(answer(session))
+            return returned[-1]
+
+        problem = super()._problem(engine, recorded)
+        if problem is None or not returned or not isinstance(returned[-1], dict):
+            return problem
+        with engine.connect() as conn:
+            hidden = conn.execute(
+                sa.text("SELECT email FROM users WHERE deleted_at IS NOT NULL AND email = ANY(:emails) ORDER BY email"),
+                {"emails": [str(key) for key in returned[-1]]},
+            ).scalars().all()
+        if hidden:
+            problem += (
+                f"\nYour result has {hidden[0]!r}, a soft-deleted user (deleted_at is set): the ORM hides such users, "
+                "so leave out include_deleted (in hand-written SQL: WHERE deleted_at IS NULL)."
+            )
+        return problem
+
+
+users_with_posts = VisibleUsersExercise(
     LESSON,
     "users_with_posts",
     task=(
-        "Write answer(session) returning {email: [titles of that user's posts]} for the first 50 users by email "
-        "(as the ORM loads them: soft-deleted users are hidden), users without posts included with [], "
-        "sending at most 2 SQL statements."
+        "Write answer(session) returning {email: [titles of that user's posts]} for the 50 most recently created "
+        "users (latest created_at first, as the ORM loads them: soft-deleted users are hidden), users without posts "
+        "included with [], sending at most 2 SQL statements."
     ),
     hints=[
         "Touching user.posts in a loop sends one query per user: that is the N+1 pattern.",
-        "sa.select(User).order_by(User.email).limit(50).options(selectinload(User.posts)) loads the posts "
-        "of all 50 users in one more statement.",
+        "sa.select(User).order_by(User.created_at.desc()).limit(50).options(selectinload(User.posts)) loads the "
+        "posts of all 50 users in one more statement.",
     ],
     solution=_users_with_posts,
     max_statements=2,
@@ -88,6 +135,7 @@ users_with_posts = StatementCountExercise(
     mistakes=[
         Mistake(_users_with_posts_lazy, "51 statements"),
         Mistake(_users_with_posts_join_limit, "different result"),
+        Mistake(_users_with_posts_including_deleted, "a soft-deleted user"),
     ],
 )
 
