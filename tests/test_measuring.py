@@ -111,3 +111,13 @@ def test_pg_stat_statements_counts_calls_per_statement_for_this_database_only(le
             conn.execute(sa.text("SELECT id FROM tags WHERE name = :n /* pgstat test */"), {"n": name}).all()
     calls = pgstat.calls_since(lab.engine, before, matching=r"pgstat test")
     assert list(calls["calls"]) == [3] and list(calls["rows"]) == [3]
+
+
+def test_timing_pauses_the_garbage_collector_and_restores_it():
+    import gc
+
+    seen: list[bool] = []
+    measure(lambda: seen.append(gc.isenabled()), repeat=3)
+    compare(None, {"a": lambda: seen.append(gc.isenabled())}, repeat=2)  # type: ignore[arg-type]
+    assert seen and not any(seen)
+    assert gc.isenabled()

@@ -1,12 +1,16 @@
 """Timing that survives a noisy laptop: a warm-up, several runs, the median and the spread.
 
-Lessons assert on ratios between variants with a margin, never on milliseconds.
+Lessons assert on ratios between variants with a margin, never on milliseconds. As Python's timeit
+does, the garbage collector is off while timing: a collection pass caused by one variant's garbage
+would otherwise land on a random run of another.
 """
 from __future__ import annotations
 
+import gc
 import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,14 +40,26 @@ class Sample:
         return max(self.runs_ms)
 
 
+@contextmanager
+def _garbage_collector_off() -> Iterator[None]:
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 def measure(action: Callable[[], Any], *, repeat: int = 5, warmup: int = 1) -> Sample:
-    for _ in range(warmup):
-        action()
     runs = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        runs.append((time.perf_counter() - started) * 1000)
+    with _garbage_collector_off():
+        for _ in range(warmup):
+            action()
+        for _ in range(repeat):
+            started = time.perf_counter()
+            action()
+            runs.append((time.perf_counter() - started) * 1000)
     return Sample(tuple(runs))
 
 
@@ -126,13 +142,14 @@ def compare(
         name: (variant if callable(variant) else sql_action(engine, variant, params, rollback))
         for name, variant in variants.items()
     }
-    for action in actions.values():
-        for _ in range(warmup):
-            action()
     runs: dict[str, list[float]] = {name: [] for name in actions}
-    for _ in range(repeat):
-        for name, action in actions.items():
-            started = time.perf_counter()
-            action()
-            runs[name].append((time.perf_counter() - started) * 1000)
+    with _garbage_collector_off():
+        for action in actions.values():
+            for _ in range(warmup):
+                action()
+        for _ in range(repeat):
+            for name, action in actions.items():
+                started = time.perf_counter()
+                action()
+                runs[name].append((time.perf_counter() - started) * 1000)
     return Timings({name: Sample(tuple(values)) for name, values in runs.items()})

@@ -167,9 +167,29 @@ visible_per_role = ResultExercise(
 # ---------------------------------------------------------------- 4. the constraint behind @validates
 
 
-def _insert(email: str) -> str:
-    return f"INSERT INTO users (email, password_hash) VALUES ('{email}', 'x')"
+def _literal(email: str) -> str:
+    """A SQL literal for the address; a tab is written E'...\\t...' so the probe stays readable."""
+    if "\t" in email:
+        return "E'" + email.replace("\t", "\\t") + "'"
+    return f"'{email}'"
 
+
+def _insert(email: str) -> str:
+    return f"INSERT INTO users (email, password_hash) VALUES ({_literal(email)}, 'x')"
+
+
+# The addresses email_check probes. The model's own EMAIL pattern (pglab.models) must reject every one of
+# REJECTED_EMAILS and accept ACCEPTED_EMAIL: the notebook claims it on every run.
+REJECTED_EMAILS: dict[str, str] = {
+    "not-an-email": "an address without @ must be rejected",
+    "ada lovelace@example.com": "an address with a space must be rejected",
+    "ada@localhost": "an address whose domain has no dot must be rejected",
+    "ada@@example.com": "an address with two @ must be rejected",
+    "ada@example.": "an address that ends with the dot (nothing after it) must be rejected",
+    "ada@.com": "an address with nothing between the @ and the dot must be rejected",
+    "ada\tlovelace@example.com": "an address with a tab (\\s is any white space, not only a space) must be rejected",
+}
+ACCEPTED_EMAIL = "ada.lovelace@example.com"
 
 email_check = SchemaExercise(
     LESSON,
@@ -177,12 +197,13 @@ email_check = SchemaExercise(
     task=(
         "User's @validates('email') rejects a malformed address, but a bulk insert or raw SQL skips it and the "
         "database accepts anything. Add a constraint to users so that the database itself rejects what the "
-        "ORM's EMAIL pattern rejects (no @, a space, no dot in the domain) and still accepts "
-        "'ada.lovelace@example.com' and every email already in the table."
+        "ORM's EMAIL pattern rejects (no @, two @, a space or a tab, no dot in the domain, nothing before or "
+        f"after that dot) and still accepts '{ACCEPTED_EMAIL}' and every email already in the table."
     ),
     hints=[
         "ALTER TABLE users ADD CONSTRAINT users_email_format CHECK (...)",
         "PostgreSQL's ~ operator matches a POSIX regular expression; anchor it with ^ and $ so the whole value must match.",
+        "Each part needs at least one character: + (one or more), not * (zero or more); \\s is any white space.",
         "The ORM's pattern is ^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$",
     ],
     solution=(
@@ -190,11 +211,8 @@ email_check = SchemaExercise(
         "  CHECK (email ~ '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$')"
     ),
     requirements=[
-        rejects(_insert("not-an-email"), why="an address without @ must be rejected"),
-        rejects(_insert("ada lovelace@example.com"), why="an address with a space must be rejected"),
-        rejects(_insert("ada@localhost"), why="an address whose domain has no dot must be rejected"),
-        rejects(_insert("ada@@example.com"), why="an address with two @ must be rejected"),
-        accepts(_insert("ada.lovelace@example.com"), why="a well-formed address must still be accepted"),
+        *(rejects(_insert(email), why=why) for email, why in REJECTED_EMAILS.items()),
+        accepts(_insert(ACCEPTED_EMAIL), why="a well-formed address must still be accepted"),
     ],
     explanation=(
         "Now the rule holds whatever path the data takes: ORM, bulk statement, psql or another service. "
@@ -205,6 +223,10 @@ email_check = SchemaExercise(
         Mistake("ALTER TABLE users ADD CHECK (email LIKE '%@%')", "with a space"),
         Mistake("ALTER TABLE users ADD CHECK (email ~ '[^@\\s]+@[^@\\s]+\\.[^@\\s]+')", "with a space"),
         Mistake("ALTER TABLE users ADD CHECK (email ~ '^[^@\\s]+@[^@\\s]+$')", "no dot"),
+        Mistake("ALTER TABLE users ADD CHECK (email ~ '^[^@\\s]+@[^@\\s]+\\.[^@\\s]*$')", "nothing after it"),
+        Mistake("ALTER TABLE users ADD CHECK (email ~ '^[^@\\s]+@[^@\\s]*\\.[^@\\s]+$')",
+                "nothing between the @ and the dot"),
+        Mistake("ALTER TABLE users ADD CHECK (email ~ '^[^@ ]+@[^@ ]+\\.[^@ ]+$')", "with a tab"),
     ],
 )
 
