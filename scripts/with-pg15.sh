@@ -43,4 +43,5 @@ fi
 trap 'as_server_user "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null' EXIT
 export DATABASE_URL="postgresql://postgres@/postgres?host=$SOCKET&port=$PORT"
 echo "PostgreSQL 15 at $DATABASE_URL"
-"${@:-make test}"
+[ "$#" -gt 0 ] || set -- make test
+"$@"
