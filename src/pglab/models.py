@@ -18,7 +18,7 @@ import uuid
 
 import sqlalchemy as sa
 from sqlalchemy.orm import (
-    DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column, relationship, validates,
+    DeclarativeBase, LoaderCriteriaOption, Mapped, ORMExecuteState, Session, mapped_column, relationship, validates,
     with_loader_criteria,
 )
 
@@ -149,6 +149,11 @@ class Comment(Base):
     author: Mapped[User] = relationship(back_populates="comments")
 
 
+def live_rows_only() -> LoaderCriteriaOption:
+    """The criteria the session hook adds to an ORM SELECT: deleted_at IS NULL on every SoftDelete model."""
+    return with_loader_criteria(SoftDelete, lambda cls: cls.deleted_at.is_(None), include_aliases=True)
+
+
 @sa.event.listens_for(Session, "do_orm_execute")
 def _hide_soft_deleted(state: ORMExecuteState) -> None:
     """Every ORM SELECT (and relationship load) skips soft-deleted rows, unless the statement is run
@@ -160,6 +165,4 @@ def _hide_soft_deleted(state: ORMExecuteState) -> None:
         and not state.is_relationship_load
         and not state.execution_options.get("include_deleted", False)
     ):
-        state.statement = state.statement.options(
-            with_loader_criteria(SoftDelete, lambda cls: cls.deleted_at.is_(None), include_aliases=True)
-        )
+        state.statement = state.statement.options(live_rows_only())

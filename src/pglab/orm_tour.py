@@ -60,8 +60,7 @@ def source(obj: Any, start: str | None = None, stop: str | None = None, *, capti
 
 def sql_of(statement: ClauseElement | Any) -> str:
     """A statement (select, insert, CreateTable...) compiled for PostgreSQL, with bind placeholders."""
-    text = str(statement.compile(dialect=postgresql.dialect()))
-    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+    return line_rstrip(str(statement.compile(dialect=postgresql.dialect())))
 
 
 def one_line(sql: str) -> str:
@@ -124,12 +123,10 @@ class SideBySide:
 
 
 def paranoid_filter() -> Any:
-    """What the lab's do_orm_execute hook adds to an ORM SELECT: deleted_at IS NULL on every SoftDelete model."""
-    from sqlalchemy.orm import with_loader_criteria
+    """What the lab's do_orm_execute hook adds to an ORM SELECT (models.live_rows_only)."""
+    from .models import live_rows_only
 
-    from .models import SoftDelete
-
-    return with_loader_criteria(SoftDelete, lambda cls: cls.deleted_at.is_(None), include_aliases=True)
+    return live_rows_only()
 
 
 def admins_query() -> sa.Select[Any]:

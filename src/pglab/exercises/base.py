@@ -196,6 +196,16 @@ def _normalise(value: Any) -> Any:
     return value
 
 
+def lists_in_any_order(value: Any) -> Any:
+    """Normalise {key: [items]} so that the order inside each list does not matter (for ORM answers)."""
+    if not isinstance(value, dict):
+        return value
+    return {
+        str(key): sorted(str(item) for item in items) if isinstance(items, (list, tuple, set)) else items
+        for key, items in value.items()
+    }
+
+
 def _fmt_row(row: tuple[Any, ...], columns: Sequence[str]) -> str:
     return "(" + ", ".join(f"{c}={v!r}" for c, v in zip(columns, row)) + ")"
 

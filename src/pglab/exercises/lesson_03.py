@@ -2,30 +2,17 @@
 constraint that backs an ORM validation."""
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
 
-from .base import Mistake, ResultExercise, SchemaExercise, StatementCountExercise, accepts, rejects
+from .base import Mistake, ResultExercise, SchemaExercise, StatementCountExercise, accepts, lists_in_any_order, rejects
 
 LESSON = "03_orm_models"
 AUTHOR = "ada.allen31095@example.com"  # 4 posts, one of them without tags, and a profile
 
 
 # ---------------------------------------------------------------- 1. associations in 3 statements
-
-
-def _sorted_names(value: Any) -> Any:
-    if isinstance(value, Iterable) and not isinstance(value, (str, bytes)):
-        return sorted(str(v) for v in value)
-    return value
-
-
-def _normalise_tags(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(title): _sorted_names(names) for title, names in value.items()}
-    return value
 
 
 def _tags_by_post(session: Any) -> dict[str, list[str]]:
@@ -75,7 +62,7 @@ tags_by_post = StatementCountExercise(
     ],
     solution=_tags_by_post,
     max_statements=3,
-    normalise=_normalise_tags,
+    normalise=lists_in_any_order,
     explanation=(
         "Eager loading (selectinload: one statement per level; joinedload: one JOINed statement) keeps the "
         "number of statements fixed, however many posts there are."

@@ -17,19 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ..querycount import count_statements
-from .base import Exercise, Mistake, NotAttempted, ResultExercise, StatementCountExercise, is_blank_sql
+from .base import (
+    Exercise, Mistake, NotAttempted, ResultExercise, StatementCountExercise, is_blank_sql, lists_in_any_order,
+)
 
 LESSON = "04_n_plus_one"
-
-
-def _sorted_lists(value: Any) -> Any:
-    """{key: [names]} -> {str(key): sorted names}: order inside each list is free."""
-    if not isinstance(value, dict):
-        return value
-    try:
-        return {str(key): sorted(list(items)) for key, items in value.items()}
-    except TypeError:
-        return value
 
 
 # ---------------------------------------------------------------- 1. users with their posts
@@ -48,9 +40,7 @@ def _users_with_posts(session: Any) -> dict[str, list[str]]:
 
     from ..models import User
 
-    users = session.scalars(
-        sa.select(User).order_by(User.created_at.desc()).limit(50).options(selectinload(User.posts))
-    ).all()
+    users = session.scalars(_newest_users().options(selectinload(User.posts))).all()
     return {user.email: [post.title for post in user.posts] for user in users}
 
 
@@ -127,7 +117,7 @@ users_with_posts = VisibleUsersExercise(
     ],
     solution=_users_with_posts,
     max_statements=2,
-    normalise=_sorted_lists,
+    normalise=lists_in_any_order,
     explanation=(
         "Two statements whatever the number of users: selectinload sends the users' query, then one "
         "SELECT ... WHERE user_id IN (...) for all of them (a LEFT JOIN in one statement works too)."
@@ -190,7 +180,7 @@ post_tag_names = StatementCountExercise(
     ],
     solution=_post_tag_names,
     max_statements=2,
-    normalise=_sorted_lists,
+    normalise=lists_in_any_order,
     explanation=(
         "With selectinload, the second statement joins post_tags and tags for all 20 posts at once; "
         "a LEFT JOIN in one statement works too."
