@@ -26,16 +26,12 @@ html: prepare  ## execute every lesson headless and write HTML to build/html
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' || \
-		{ echo "The lab needs Python 3.10 or newer: run with PYTHON=python3.12 (or another) make ..."; exit 1; }
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	touch $(STAMP)
+$(STAMP): requirements.lock pyproject.toml scripts/install.py
+	@$(PYTHON) scripts/install.py --venv $(VENV)
+	@touch $(STAMP)
 
 prepare: install  ## start the database (embedded unless DATABASE_URL is set) and build the dataset once
-	$(PY) -m pglab prepare
+	@$(PY) -m pglab prepare
 
 db-status: install
 	$(PY) -m pglab status
@@ -52,9 +48,6 @@ drop-lessons: install  ## drop every lesson database the lab created (on this se
 test-pg15: install  ## the whole suite against a PostgreSQL 15 server (Debian's binaries)
 	bash scripts/with-pg15.sh make test
 
-lock:  ## re-pin requirements.lock from requirements.in (needs the network)
-	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
-	.venv-lock/bin/pip install --quiet -r requirements.in
-	{ echo "# Pinned environment for the lab (pip freeze of a working install). Update with: make lock"; \
-	  .venv-lock/bin/pip freeze; } > requirements.lock
-	rm -rf .venv-lock
+lock: install  ## re-pin requirements.lock from requirements.in: one version of each package for Python 3.10-3.13
+	$(VENV)/bin/uv pip compile --quiet --universal --python-version 3.10 --fork-strategy fewest \
+		--custom-compile-command "make lock" requirements.in -o requirements.lock

@@ -35,8 +35,14 @@ def _run(command: str) -> int:
     if command == "prepare":
         started = time.perf_counter()
         target = connection.target()
-        print(f"Server: {target.describe()} (ready in {time.perf_counter() - started:.1f} s)")
-        print(f"Dataset template: {dataset.ensure_template()}")
+        admin = connection.admin_engine()
+        with admin.connect() as conn:
+            version = conn.exec_driver_sql("SHOW server_version").scalar_one()
+            built = databases.is_ours(conn, dataset.template_name(dataset.current_scale()))
+        admin.dispose()
+        print(f"PostgreSQL {version}, {target.describe()}: ready in {time.perf_counter() - started:.1f} s")
+        name = dataset.ensure_template()
+        print(f"Dataset: {name}" + (" (built before; every lesson copies it)" if built else ""))
         return 0
     if command == "status":
         if not embedded:

@@ -287,6 +287,13 @@ def _stderr_progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _progress_bar(steps: int):  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    return tqdm(total=steps, unit="step", file=sys.stderr, leave=True, dynamic_ncols=True,
+                bar_format="  {bar:24} {n_fmt}/{total_fmt} steps, {elapsed}  {postfix}")
+
+
 def ensure_template(
     scale: Scale | None = None, progress: Callable[[str], None] = _stderr_progress
 ) -> str:
@@ -341,21 +348,33 @@ def _build(conn: sa.Connection, name: str, scale: Scale, progress: Callable[[str
 
     building = name + "_building"
     started = time.perf_counter()
-    progress(f"Building the lab dataset ({scale.users:,} users, {scale.posts:,} posts) once; lessons copy it.")
+    progress(f"Building the lab dataset once ({scale.users:,} users, {scale.posts:,} posts; every lesson copies it):")
     databases.create(conn, building, f"dataset build in progress ({scale.name})")
     engine = connection.make_engine(connection.target().url_for(building), pool_size=2)
+    bar = _progress_bar(len(_JOBS) + 1) if progress is _stderr_progress else None
+    done: list[str] = []
+
+    def finished(step: str, seconds: float) -> None:
+        done.append(f"{step} {seconds:.1f} s")
+        if bar is not None:
+            bar.set_postfix_str(", ".join(done[-2:]), refresh=False)
+            bar.update(1)
+        else:
+            progress(f"  {step:<14} {seconds:5.1f} s")
+
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:  # the biggest tables first, two at a time
             futures = [pool.submit(_run_job, engine, job, scale) for job in _JOBS]
             for future in as_completed(futures):
-                table, seconds = future.result()
-                progress(f"  {table:<14} {seconds:5.1f} s")
+                finished(*future.result())
         step_start = time.perf_counter()
         with engine.begin() as build:
             for statement in _FOREIGN_KEYS:
                 build.exec_driver_sql(statement)
-        progress(f"  {'foreign keys':<14} {time.perf_counter() - step_start:5.1f} s")
+        finished("foreign keys", time.perf_counter() - step_start)
     finally:
+        if bar is not None:
+            bar.close()
         engine.dispose()
     conn.execute(sa.text(f"ALTER DATABASE {databases.quote(building)} RENAME TO {databases.quote(name)}"))
     conn.execute(sa.text(f"ALTER DATABASE {databases.quote(name)} ALLOW_CONNECTIONS false"))
