@@ -10,7 +10,7 @@ export PLOOMBER_STATS_ENABLED := false
 export JUPYTERLAB_SETTINGS_DIR := $(CURDIR)/.jupyter/lab/user-settings
 export JUPYTERLAB_WORKSPACES_DIR := $(CURDIR)/.jupyter/lab/workspaces
 
-.PHONY: lab test html install prepare db-status db-stop db-clean drop-lessons test-pg15 lock
+.PHONY: lab test html install prepare db-status db-stop db-clean drop-lessons test-pg15 lock notebooks notebook
 
 lab: prepare  ## open JupyterLab on lesson 00
 	cd notebooks && ../$(VENV)/bin/jupyter lab 00_getting_started.ipynb $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -23,6 +23,13 @@ html: prepare  ## execute every lesson headless and write HTML to build/html
 	$(VENV)/bin/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=600 \
 		--output-dir build/html $(NOTEBOOKS)
 	@echo "Open build/html/00_getting_started.html"
+
+notebooks: prepare  ## execute every lesson from its text source (notebooks/NN_*.md) and store the outputs
+	$(PY) scripts/lessons.py execute
+
+notebook: prepare  ## one lesson: make notebook N=05
+	@test -n "$(N)" || { echo "Which lesson? make notebook N=05"; exit 2; }
+	$(PY) scripts/lessons.py execute $(N)
 
 install: $(STAMP)
 

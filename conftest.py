@@ -11,6 +11,10 @@ from collections import defaultdict
 
 import pytest
 
+# The notebooks' kernels inherit this: a test run works in databases of its own (pglab_test_<lesson>),
+# never in the ones a learner has open in JupyterLab.
+os.environ.setdefault("PGLAB_RUN", "test")
+
 BUDGET_S = 60.0
 HARD_LIMIT_S = float(os.environ.get("PGLAB_NOTEBOOK_LIMIT_S", "90"))
 
@@ -32,8 +36,24 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(f"{seconds:6.1f} s  {path}  {mark}".rstrip())
 
 
+def _drop_this_runs_lesson_databases() -> None:
+    from pglab import connection, databases
+
+    marker = f"(run {os.environ['PGLAB_RUN']})"
+    admin = connection.admin_engine()
+    try:
+        with admin.connect() as conn:
+            for name, comment in databases.ours(conn):
+                if comment.startswith(databases.OWNER_MARK + "lesson") and comment.endswith(marker):
+                    databases.drop_if_ours(conn, name)
+    finally:
+        admin.dispose()
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not hasattr(session.config, "workerinput") and _seconds:  # the controller, after notebooks ran
+        _drop_this_runs_lesson_databases()
     slow = {path: s for path, s in _seconds.items() if s > HARD_LIMIT_S}
     if slow:
         for path, seconds in slow.items():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from functools import lru_cache
 
 import sqlalchemy as sa
@@ -32,7 +33,12 @@ class ServerTarget:
 
     def describe(self) -> str:
         if self.embedded:
-            return f"embedded PostgreSQL (unix socket in {self.base_url.query.get('host')})"
+            from .server import project_home
+
+            socket = Path(str(self.base_url.query.get("host")))
+            if socket.is_relative_to(project_home()):
+                socket = socket.relative_to(project_home())
+            return f"embedded PostgreSQL (unix socket in {socket})"
         return f"DATABASE_URL server {self.base_url.host or 'localhost'}:{self.base_url.port or 5432}"
 
 

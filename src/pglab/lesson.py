@@ -26,9 +26,19 @@ from .exercises import LessonExercises, for_lesson
 from .querycount import StatementLog, count_statements as _count_statements
 
 
+def run_tag() -> str:
+    """PGLAB_RUN names a run that must not touch the learner's lesson databases (test, store, html): its
+    lessons get databases of their own, pglab_<run>_<lesson>. Empty for a learner's own session."""
+    tag = os.environ.get("PGLAB_RUN", "").strip().lower()
+    if tag and not re.fullmatch(r"[a-z][a-z0-9]{0,11}", tag):
+        raise errors.LabSetupError(f"PGLAB_RUN={tag!r} must be a short word of letters and digits (e.g. test).")
+    return tag
+
+
 def database_name(lesson_id: str) -> str:
     slug = re.sub(r"[^a-z0-9_]+", "_", lesson_id.lower()).strip("_")
-    return f"{databases.prefix()}_{slug}"[:63]
+    run = run_tag()
+    return f"{databases.prefix()}_{run + '_' if run else ''}{slug}"[:63]
 
 
 @dataclass(frozen=True)
@@ -204,7 +214,8 @@ def start_lesson(lesson_id: str, *, with_dataset: bool = True, sql_magic: bool =
     admin = connection.admin_engine()
     try:
         with admin.connect() as conn:
-            databases.create(conn, name, f"lesson {lesson_id}", template=template)
+            databases.create(conn, name, f"lesson {lesson_id}" + (f" (run {run_tag()})" if run_tag() else ""),
+                             template=template)
     finally:
         admin.dispose()
     engine = connection.make_engine(target.url_for(name))
