@@ -10,10 +10,12 @@ export PLOOMBER_STATS_ENABLED := false
 export JUPYTERLAB_SETTINGS_DIR := $(CURDIR)/.jupyter/lab/user-settings
 export JUPYTERLAB_WORKSPACES_DIR := $(CURDIR)/.jupyter/lab/workspaces
 
-.PHONY: lab test html install prepare db-status db-stop db-clean drop-lessons test-pg15 lock notebooks notebook
+.PHONY: bench-first-run lab test html install prepare db-status db-stop db-clean drop-lessons test-pg15 lock notebooks notebook
+
+LAB_ARGS ?=
 
 lab: prepare  ## open JupyterLab on lesson 00
-	cd notebooks && ../$(VENV)/bin/jupyter lab 00_getting_started.ipynb $(if $(filter 0,$(shell id -u)),--allow-root)
+	cd notebooks && ../$(VENV)/bin/jupyter lab 00_getting_started.ipynb $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 test: prepare  ## the whole suite: package tests, exercises, every notebook (nbval), docker-compose.yml
 	$(PY) -m pytest
@@ -54,6 +56,9 @@ drop-lessons: install  ## drop every lesson database the lab created (on this se
 
 test-pg15: install  ## the whole suite against a PostgreSQL 15 server (Debian's binaries)
 	bash scripts/with-pg15.sh make test
+
+bench-first-run:  ## a fresh clone, nothing cached: time to the first JupyterLab page, and make test (prints figures)
+	$(PYTHON) scripts/bench_first_run.py
 
 lock: install  ## re-pin requirements.lock from requirements.in: one version of each package for Python 3.10-3.13
 	$(VENV)/bin/uv pip compile --quiet --universal --python-version 3.10 --fork-strategy fewest \
