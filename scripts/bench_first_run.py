@@ -111,7 +111,9 @@ def main() -> int:
             figures.append(("`make test` on that clone", f"{time.perf_counter() - started:.0f} s "
                             f"({summary[-1].strip(' =') if summary else 'no summary'})"))
             if test.returncode != 0:
-                print(test.stdout[-5000:])
+                log = Path(tempfile.gettempdir()) / "pglab-bench-make-test.log"
+                log.write_text(test.stdout + test.stderr)
+                print(f"`make test` failed on the clone: its output is in {log}")
         python_version = subprocess.run([args.python, "--version"], capture_output=True, text=True).stdout.strip()
         print(f"\nFirst run from a fresh clone ({python_version}, {os.cpu_count()} cores):")
         width = max(len(name) for name, _ in figures)
