@@ -74,16 +74,30 @@ def bootstrap_uv(python: Path) -> "Path | None":
 
 def uv_environment() -> dict:
     env = dict(os.environ)
-    # uv does not read pip's settings: pass on an index a learner configured for pip.
+    # uv does not read pip's settings: pass on an index a learner configured for pip, and trust the system's
+    # certificates (as pip, curl and git do here) rather than only uv's own: behind a company proxy that
+    # re-signs TLS, uv's own roots reject PyPI.
     if env.get("PIP_INDEX_URL") and not (env.get("UV_INDEX_URL") or env.get("UV_DEFAULT_INDEX")):
         env["UV_DEFAULT_INDEX"] = env["PIP_INDEX_URL"]
+    env.setdefault("UV_SYSTEM_CERTS", "1")
     return env
 
 
-def install_with_uv(uv: Path, python: Path) -> None:
+def install_with_uv(uv: Path, python: Path) -> bool:
+    """False (after one line saying why) if uv could not install the lock: the caller falls back to pip."""
     common = [str(uv), "pip", "install", "--quiet", "--python", str(python)]
-    run_step("Installing %d pinned packages with uv" % pinned_count(), common + ["-r", str(LOCK)], uv_environment())
+    label = "Installing %d pinned packages with uv" % pinned_count()
+    started = time.perf_counter()
+    result = subprocess.run(common + ["-r", str(LOCK)], capture_output=True, text=True, env=uv_environment())
+    if result.returncode != 0:
+        lines = [line.strip() for line in (result.stderr or result.stdout).splitlines() if line.strip()]
+        causes = [line for line in lines if line.startswith("cause:")]
+        say("uv could not install the packages (%s): installing with pip instead, about a minute."
+            % (causes[-1][len("cause:"):].strip() if causes else lines[0] if lines else "no reason given"))
+        return False
+    say("%s (%.1f s)" % (label, time.perf_counter() - started))
     run_step("Installing the lab's own package (pglab)", common + ["--no-deps", "-e", str(ROOT)], uv_environment())
+    return True
 
 
 def install_with_pip(python: Path) -> None:
@@ -133,9 +147,7 @@ def main() -> None:
     create_venv(venv)
     python = venv_python(venv)
     uv = bootstrap_uv(python) if args.installer == "uv" else None
-    if uv is not None:
-        install_with_uv(uv, python)
-    else:
+    if uv is None or not install_with_uv(uv, python):
         install_with_pip(python)
 
 
