@@ -112,3 +112,14 @@ def test_full_scale_shape(lesson_factory):
     assert 0.005 < lab.value("SELECT avg((deleted_at IS NOT NULL)::int) FROM users") < 0.02
     assert lab.value("SELECT max(n) FROM (SELECT count(*) n FROM posts GROUP BY user_id) s") > 500
     assert lab.value("SELECT count(*) FROM posts p JOIN users u ON u.id = p.user_id WHERE p.created_at < u.created_at") == 0
+
+
+def test_every_page_of_the_template_is_all_visible(lesson_factory):
+    """Vacuumed after every build transaction ended: plans that depend on the visibility map (Index Only
+    Scans, their heap fetches, count(*)) are the same on every server and every build."""
+    lab = lesson_factory("00_getting_started")
+    pages = lab.sql("""SELECT c.relname, c.relpages, c.relallvisible FROM pg_class c
+                       JOIN pg_namespace n ON n.oid = c.relnamespace
+                       WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY 1""")
+    not_visible = pages[pages.relpages != pages.relallvisible]
+    assert not_visible.empty, not_visible.to_string()

@@ -5,6 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from pglab import LabSetupError, connection, databases, start_lesson
+from pglab.lesson import database_name
 
 
 def test_reset_leaves_other_lessons_alone():
@@ -40,7 +41,7 @@ def test_engine_survives_terminated_connections(lesson_factory):
 
 
 def test_the_lab_never_drops_a_database_it_did_not_create():
-    name = f"{databases.prefix()}_90_not_ours"
+    name = database_name("90_not_ours")
     admin = connection.admin_engine()
     with admin.connect() as conn:
         conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
@@ -59,7 +60,7 @@ def test_the_lab_never_drops_a_database_it_did_not_create():
 def test_another_users_lab_databases_are_left_alone():
     """A workshop server: the lab made a database for another learner's role; this user must not reuse,
     list or drop it, and is told to pick a prefix of their own."""
-    name = f"{databases.prefix()}_91_someone_elses"
+    name = database_name("91_someone_elses")
     admin = connection.admin_engine()
     with admin.connect() as conn:
         try:

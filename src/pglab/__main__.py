@@ -40,7 +40,7 @@ def _run(command: str) -> int:
             version = conn.exec_driver_sql("SHOW server_version").scalar_one()
             built = databases.is_ours(conn, dataset.template_name(dataset.current_scale()))
         admin.dispose()
-        print(f"PostgreSQL {version}, {target.describe()}: ready in {time.perf_counter() - started:.1f} s")
+        print(f"PostgreSQL {version}, {target.describe()}: ready in {time.perf_counter() - started:.1f} s", flush=True)
         name = dataset.ensure_template()
         print(f"Dataset: {name}" + (" (built before; every lesson copies it)" if built else ""))
         return 0

@@ -274,7 +274,7 @@ def _format(sql: str, scale: Scale) -> str:
 
 def fingerprint(scale: Scale) -> str:
     """Changes whenever the schema, the generator or the scale changes, so a stale template is rebuilt."""
-    parts = [repr(scale), _HELPERS, *_FOREIGN_KEYS]
+    parts = [repr(scale), _HELPERS, *_FOREIGN_KEYS, "VACUUM (FREEZE, ANALYZE, PARALLEL 0) after every fill"]
     parts += [_format(job.create + job.fill, scale) + "".join(job.keys) for job in _JOBS]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:10]
 
@@ -339,8 +339,17 @@ def _run_job(engine: Engine, job: TableJob, scale: Scale) -> tuple[str, float]:
             raw.execute(_format(job.fill, scale))
             for statement in job.keys:
                 raw.execute(statement)
-        raw.execute(f"VACUUM (FREEZE, ANALYZE) {job.table}")
     return job.table, time.perf_counter() - started
+
+
+def _vacuum(engine: Engine, table: str) -> tuple[str, float]:
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.autocommit = True
+        raw.execute(f"VACUUM (FREEZE, ANALYZE, PARALLEL 0) {table}")
+    return table, time.perf_counter() - started
 
 
 def _build(conn: sa.Connection, name: str, scale: Scale, progress: Callable[[str], None]) -> None:
@@ -351,7 +360,7 @@ def _build(conn: sa.Connection, name: str, scale: Scale, progress: Callable[[str
     progress(f"Building the lab dataset once ({scale.users:,} users, {scale.posts:,} posts; every lesson copies it):")
     databases.create(conn, building, f"dataset build in progress ({scale.name})")
     engine = connection.make_engine(connection.target().url_for(building), pool_size=2)
-    bar = _progress_bar(len(_JOBS) + 1) if progress is _stderr_progress else None
+    bar = _progress_bar(len(_JOBS) + 2) if progress is _stderr_progress and sys.stderr.isatty() else None
     done: list[str] = []
 
     def finished(step: str, seconds: float) -> None:
@@ -372,6 +381,14 @@ def _build(conn: sa.Connection, name: str, scale: Scale, progress: Callable[[str
             for statement in _FOREIGN_KEYS:
                 build.exec_driver_sql(statement)
         finished("foreign keys", time.perf_counter() - step_start)
+        # Only now, with every build transaction over, can VACUUM mark every page all-visible: a table vacuumed
+        # while another table's fill was still running kept pages not all-visible, so lessons saw Index Only
+        # Scans with heap fetches on one server and Seq Scans on another. PARALLEL 0: parallel index vacuuming
+        # was seen to leave pages not all-visible too.
+        step_start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(lambda job: _vacuum(engine, job.table), _JOBS))
+        finished("vacuum", time.perf_counter() - step_start)
     finally:
         if bar is not None:
             bar.close()

@@ -59,8 +59,9 @@ def source(obj: Any, start: str | None = None, stop: str | None = None, *, capti
 
 
 def sql_of(statement: ClauseElement | Any) -> str:
-    """A statement (select, insert, CreateTable...) compiled for PostgreSQL, with bind placeholders."""
-    return line_rstrip(str(statement.compile(dialect=postgresql.dialect())))
+    """A statement (select, insert, CreateTable...) compiled as the lab sends it: PostgreSQL through psycopg 3,
+    with bind placeholders (and the casts that dialect adds to them, such as %(role_1)s::VARCHAR)."""
+    return line_rstrip(str(statement.compile(dialect=postgresql.psycopg.dialect())))
 
 
 def one_line(sql: str) -> str:

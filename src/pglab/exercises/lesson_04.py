@@ -292,7 +292,7 @@ def _short(value: Any) -> str:
 
 
 def _emails_by_id(conn: Connection, keys: list[Any]) -> list[Any]:
-    emails: dict[Any, Any] = dict(conn.exec_driver_sql(_EXPECTED_SQL, {"ids": keys}).all())
+    emails = {key: email for key, email in conn.exec_driver_sql(_EXPECTED_SQL, {"ids": keys})}
     return [emails.get(key) for key in keys]
 
 
