@@ -54,8 +54,8 @@ db-clean: install  ## stop the embedded server and delete .pglab/ (data, dataset
 drop-lessons: install  ## drop every lesson database the lab created (on this server)
 	$(PY) -m pglab drop-lessons
 
-test-pg15: install  ## the whole suite against a PostgreSQL 15 server (Debian's binaries)
-	bash scripts/with-pg15.sh make test
+test-pg15: install  ## the whole suite against PostgreSQL 15 (Debian's binaries), and the lessons on a bare 15 server
+	PGLAB_TEST_BARE_SERVER=1 bash scripts/with-pg15.sh make test
 
 bench-first-run:  ## a fresh clone, nothing cached: time to the first JupyterLab page, and make test (prints figures)
 	$(PYTHON) scripts/bench_first_run.py

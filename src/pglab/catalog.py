@@ -11,9 +11,10 @@ from sqlalchemy.engine import Connection
 @dataclass(frozen=True)
 class Column:
     name: str
-    data_type: str
+    data_type: str  # with its modifiers, as \d shows it: character varying(255)
     not_null: bool
     default: str | None
+    base_type: str = ""  # without modifiers: character varying
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,8 @@ _ON_DELETE = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL"
 def columns(conn: Connection, table: str, schema: str = "public") -> dict[str, Column]:
     rows = conn.execute(
         sa.text(
-            """SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid)
+            """SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid),
+                      format_type(a.atttypid, NULL)
                FROM pg_attribute a
                LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
                WHERE a.attrelid = to_regclass(:qualified) AND a.attnum > 0 AND NOT a.attisdropped
@@ -50,7 +52,7 @@ def columns(conn: Connection, table: str, schema: str = "public") -> dict[str, C
         ),
         {"qualified": f"{schema}.{table}"},
     )
-    return {r[0]: Column(r[0], r[1], bool(r[2]), r[3]) for r in rows}
+    return {r[0]: Column(r[0], r[1], bool(r[2]), r[3], r[4]) for r in rows}
 
 
 def table_exists(conn: Connection, table: str, schema: str = "public") -> bool:

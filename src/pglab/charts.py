@@ -1,12 +1,12 @@
-"""One chart style for the whole lab: timing bars, series against N, plan pictures, the schema diagram."""
+"""One chart style for the whole lab: timing bars, series against N, plan pictures, the schema diagram.
+
+Every function draws plain data (names, numbers, labels) and imports nothing else of the lab: a Plan or a
+Timings object turns itself into such data and calls these (plan.show(), timings.chart())."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .explain import Plan
-    from .timing import Timings
+from dataclasses import dataclass
+from typing import Any
 
 PALETTE = ["#1565c0", "#e65100", "#2e7d32", "#6a1b9a", "#c62828", "#00838f", "#5d4037"]
 WIDE = (8.0, 3.6)
@@ -40,28 +40,29 @@ def _finish(fig: Any) -> None:
     plt.close(fig)
 
 
-def timing_bars(timings: "Timings", title: str = "", log: bool | None = None) -> None:
-    """Median time per variant with a min-max whisker; log scale when the ratio is large."""
+def timing_bars(names: Sequence[str], medians: Sequence[float], lows: Sequence[float], highs: Sequence[float], *,
+                title: str = "", log: bool | None = None) -> None:
+    """Median time per variant with a min-max whisker (lows/highs: the fastest and slowest run, in ms); log
+    scale when the ratio is large."""
     import matplotlib.pyplot as plt
 
-    names = list(timings.samples)
-    medians = [timings.samples[n].median_ms for n in names]
-    lows = [m - timings.samples[n].min_ms for n, m in zip(names, medians)]
-    highs = [timings.samples[n].max_ms - m for n, m in zip(names, medians)]
+    names, medians = list(names), [float(m) for m in medians]
+    below = [m - float(low) for m, low in zip(medians, lows)]
+    above = [float(high) - m for m, high in zip(medians, highs)]
     if log is None:
         log = max(medians) / max(min(medians), 1e-6) > 30
     fig, ax = plt.subplots(figsize=(WIDE[0], 0.55 * len(names) + 1.4))
-    ax.barh(names, medians, xerr=[lows, highs], color=PALETTE[: len(names)], capsize=3)
+    ax.barh(names, medians, xerr=[below, above], color=PALETTE[: len(names)], capsize=3)
     ax.invert_yaxis()
     best = min(medians)
-    for y, (name, value) in enumerate(zip(names, medians)):
-        ax.annotate(f"{value:.3g} ms ({value / max(best, 1e-6):.1f}x)", (timings.samples[name].max_ms, y),
+    for y, (value, high) in enumerate(zip(medians, highs)):
+        ax.annotate(f"{value:.3g} ms ({value / max(best, 1e-6):.1f}x)", (float(high), y),
                     xytext=(6, 0), textcoords="offset points", va="center", fontsize=9)
     if log:
         ax.set_xscale("log")
     ax.set_xlabel("median time per run, ms" + (" (log scale)" if log else ""))
     ax.set_title(title or "Time per run")
-    ax.set_xlim(right=max(medians) * (8 if log else 1.45))
+    ax.set_xlim(right=max(highs) * (8 if log else 1.45))
     _finish(fig)
 
 
@@ -115,27 +116,41 @@ def bars(values: Mapping[str, float], *, title: str, xlabel: str, log: bool = Fa
     _finish(fig)
 
 
-def plan_picture(plan: "Plan", title: str | None = None) -> None:
+@dataclass(frozen=True)
+class PlanStep:
+    """One node of a plan as the picture draws it."""
+
+    depth: int
+    label: str
+    share: float  # of the execution time spent in this node alone, %
+    rows: int
+    kind: str = "other"  # "full scan" (red), "index" (green) or "other" (blue)
+
+
+def plan_picture(steps: Sequence[PlanStep], title: str | None = None) -> None:
     """The plan tree, one row per node (indented like EXPLAIN), with a bar for the node's own share of time."""
     import matplotlib.pyplot as plt
 
-    walked = list(plan.root.walk())
-    total = sum(node.self_ms for _, node in walked) or 1.0
-    fig_height = 0.42 * len(walked) + 1.2
+    colours = {"full scan": PALETTE[4], "index": PALETTE[2], "other": PALETTE[0]}
+    fig_height = 0.42 * len(steps) + 1.2
     fig, (names_ax, bars_ax) = plt.subplots(
         1, 2, figsize=(WIDE[0] + 2, fig_height), gridspec_kw={"width_ratios": [3, 2]}, sharey=True
     )
-    for y, (depth, node) in enumerate(walked):
-        colour = PALETTE[4] if node.node_type == "Seq Scan" else PALETTE[2] if node.index else PALETTE[0]
-        label = ("    " * depth) + ("└ " if depth else "") + node.label()
+    for y, step in enumerate(steps):
+        colour = colours.get(step.kind, PALETTE[0])
+        label = ("    " * step.depth) + ("└ " if step.depth else "") + step.label
         names_ax.text(0, y, label, va="center", fontsize=9, family="monospace", color=colour)
-        share = 100 * node.self_ms / total
-        bars_ax.barh(y, share, color=colour)
-        bars_ax.annotate(f" {share:.0f}%  rows={node.rows:,}", (share, y), va="center", fontsize=8)
+        bars_ax.barh(y, step.share, color=colour)
+        text = f" {step.share:.0f}%  rows={step.rows:,} "
+        if step.share > 55:  # the label goes inside a long bar, so the axis can stop at 100%
+            bars_ax.annotate(text, (step.share, y), va="center", ha="right", fontsize=8, color="white")
+        else:
+            bars_ax.annotate(text, (step.share, y), va="center", fontsize=8)
     names_ax.set_xlim(0, 1)
-    names_ax.set_ylim(len(walked) - 0.5, -0.5)
+    names_ax.set_ylim(len(steps) - 0.5, -0.5)
     names_ax.axis("off")
-    bars_ax.set_xlim(0, 135)
+    bars_ax.set_xlim(0, 100)
+    bars_ax.set_xticks([0, 25, 50, 75, 100])
     bars_ax.set_xlabel("share of execution time (node itself, %)")
     bars_ax.grid(axis="y", visible=False)
     bars_ax.tick_params(left=False, labelleft=False)

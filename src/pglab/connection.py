@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 from functools import lru_cache
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from .errors import LabSetupError
 
@@ -114,3 +115,16 @@ def check_reachable(engine: Engine, t: ServerTarget) -> None:
         ) from error
     if int(version) < 150000:
         raise LabSetupError(f"The lab needs PostgreSQL 15 or newer; {t.describe()} runs {version}.")
+
+
+def driver(conn: Connection) -> Any:
+    """The psycopg connection under a SQLAlchemy one."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    return raw
+
+
+def run_script(conn: Connection, sql: str) -> Any:
+    """Send SQL through the driver as one simple query: several statements in one round trip, no parameters
+    (so a '%' or a ':' in it is literal). Returns the psycopg cursor (its rowcount is the last statement's)."""
+    return driver(conn).execute(sql)

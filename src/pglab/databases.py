@@ -27,7 +27,10 @@ def prefix() -> str:
 
 
 def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    """An identifier quoted as PostgreSQL wants it (psycopg's own quoting)."""
+    from psycopg import sql
+
+    return sql.Identifier(name).as_string()
 
 
 _DESCRIBE = """
@@ -103,7 +106,9 @@ def drop_if_ours(conn: Connection, name: str) -> bool:
 
 
 def mark(conn: Connection, name: str, description: str) -> None:
-    literal = "'" + (OWNER_MARK + description).replace("'", "''") + "'"
+    from psycopg import sql
+
+    literal = sql.Literal(OWNER_MARK + description).as_string()
     conn.execute(sa.text(f"COMMENT ON DATABASE {quote(name)} IS {literal}"))
 
 

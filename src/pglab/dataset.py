@@ -102,6 +102,12 @@ CREATE INDEX idx_comments_post_id ON comments (post_id);
 CREATE INDEX idx_comments_user_id ON comments (user_id);
 """
 
+# Where lesson 00's schema diagram (lab.draw_schema) places each table: users in the middle, what hangs off it around.
+DIAGRAM_LAYOUT: dict[str, tuple[float, float]] = {
+    "users": (3.4, 0), "profiles": (0, 0), "comments": (6.8, 0),
+    "posts": (3.4, -4.6), "post_tags": (6.8, -4.6), "tags": (10.2, -4.6),
+}
+
 # Helpers live in pg_temp so they vanish with the build session and never show in a lesson's schema.
 # r(seed, i) is a uniform number in [0, 1) computed from i alone: deterministic on every server.
 # id(kind, i) is a UUID made from md5(kind-i): the same everywhere (random-looking like v4, but not
@@ -274,7 +280,7 @@ def _format(sql: str, scale: Scale) -> str:
 
 def fingerprint(scale: Scale) -> str:
     """Changes whenever the schema, the generator or the scale changes, so a stale template is rebuilt."""
-    parts = [repr(scale), _HELPERS, *_FOREIGN_KEYS, "VACUUM (FREEZE, ANALYZE, PARALLEL 0) after every fill"]
+    parts = [repr(scale), _HELPERS, *_FOREIGN_KEYS, "VACUUM (FREEZE, PARALLEL 0) after every fill, committed synchronously"]
     parts += [_format(job.create + job.fill, scale) + "".join(job.keys) for job in _JOBS]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:10]
 
@@ -329,9 +335,9 @@ def _remove_stale_templates(conn: sa.Connection, scale: Scale) -> None:
 def _run_job(engine: Engine, job: TableJob, scale: Scale) -> tuple[str, float]:
     started = time.perf_counter()
     with engine.connect() as conn:
-        raw = conn.connection.driver_connection  # the driver's execute: '%' in the SQL needs no escaping
-        assert raw is not None
+        raw = connection.driver(conn)  # the driver's execute: '%' in the SQL needs no escaping
         raw.autocommit = True
+        raw.execute(_SYNCHRONOUS)
         with raw.transaction():
             # Created and filled in one transaction: with wal_level=minimal the server skips its WAL.
             raw.execute(_HELPERS)
@@ -342,14 +348,19 @@ def _run_job(engine: Engine, job: TableJob, scale: Scale) -> tuple[str, float]:
     return job.table, time.perf_counter() - started
 
 
-def _vacuum(engine: Engine, table: str) -> tuple[str, float]:
-    started = time.perf_counter()
+# The server commits asynchronously (synchronous_commit=off); a VACUUM that runs before a fill's commit record
+# is flushed cannot mark that fill's pages all-visible (seen on PostgreSQL 15: one page of posts). The build
+# commits synchronously, which costs nothing here (fsync is off).
+_SYNCHRONOUS = "SET synchronous_commit = on"
+
+
+def _vacuum(engine: Engine) -> None:
     with engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        assert raw is not None
+        raw = connection.driver(conn)
         raw.autocommit = True
-        raw.execute(f"VACUUM (FREEZE, ANALYZE, PARALLEL 0) {table}")
-    return table, time.perf_counter() - started
+        raw.execute(_SYNCHRONOUS)
+        raw.execute("VACUUM (FREEZE, PARALLEL 0) " + ", ".join(job.table for job in _JOBS))
+        raw.execute("ANALYZE")
 
 
 def _build(conn: sa.Connection, name: str, scale: Scale, progress: Callable[[str], None]) -> None:
@@ -378,16 +389,16 @@ def _build(conn: sa.Connection, name: str, scale: Scale, progress: Callable[[str
                 finished(*future.result())
         step_start = time.perf_counter()
         with engine.begin() as build:
+            build.exec_driver_sql(_SYNCHRONOUS)
             for statement in _FOREIGN_KEYS:
                 build.exec_driver_sql(statement)
         finished("foreign keys", time.perf_counter() - step_start)
-        # Only now, with every build transaction over, can VACUUM mark every page all-visible: a table vacuumed
-        # while another table's fill was still running kept pages not all-visible, so lessons saw Index Only
-        # Scans with heap fetches on one server and Seq Scans on another. PARALLEL 0: parallel index vacuuming
-        # was seen to leave pages not all-visible too.
+        # Only now, with every build transaction over and flushed, can VACUUM mark every page all-visible: a
+        # table vacuumed while another table's fill was still running kept pages not all-visible, so lessons saw
+        # Index Only Scans with heap fetches on one server and Seq Scans on another. One VACUUM at a time, and
+        # PARALLEL 0: concurrent or parallel vacuuming was seen to leave pages not all-visible too.
         step_start = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(lambda job: _vacuum(engine, job.table), _JOBS))
+        _vacuum(engine)
         finished("vacuum", time.perf_counter() - step_start)
     finally:
         if bar is not None:

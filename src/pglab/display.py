@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import html
 
-_COLOURS = {
+COLOURS = {
     "claim": ("#e8f5e9", "#2e7d32"),
     "pass": ("#e8f5e9", "#2e7d32"),
     "fail": ("#fff3e0", "#e65100"),
@@ -24,7 +24,7 @@ class Message:
         return self.text
 
     def _repr_html_(self) -> str:
-        background, border = _COLOURS.get(self.kind, _COLOURS["info"])
+        background, border = COLOURS.get(self.kind, COLOURS["info"])
         body = html.escape(self.text).replace("\n", "<br>")
         return (
             f'<div style="background:{background};border-left:4px solid {border};'

@@ -12,8 +12,30 @@ class ClaimFailed(AssertionError):
     """A lesson measured something that does not agree with what the text is about to say."""
 
 
-def short_message(error: BaseException) -> str:
-    """One or two lines for a database error: the server's message, its detail and hint, no traceback."""
+def where(sql: str, position: int, width: int = 76) -> list[str]:
+    """psql's pointer to an error: the line holding the 1-based character `position`, and a caret under it."""
+    if not 0 < position <= len(sql) + 1:
+        return []
+    before = sql[: position - 1]
+    number = before.count("\n") + 1
+    start = before.rfind("\n") + 1
+    end = sql.find("\n", start)
+    line = sql[start:] if end < 0 else sql[start:end]
+    column = position - 1 - start
+    prefix = f"LINE {number}: "
+    if len(line) > width:  # keep a window around the position, as psql does with "..."
+        left = max(0, column - width // 2)
+        shown = line[left:left + width]
+        column -= left
+        if left:
+            shown, column = "..." + shown, column + 3
+        line = shown + ("..." if left + width < len(line) else "")
+    return [prefix + line.expandtabs(1), " " * (len(prefix) + column) + "^"]
+
+
+def short_message(error: BaseException, sql: str | None = None) -> str:
+    """A few lines for a database error: the server's message, where in the SQL (when the server says and the
+    SQL is known), its detail and hint; no traceback."""
     original: Any = getattr(error, "orig", None) or error
     diag = getattr(original, "diag", None)
     primary = getattr(diag, "message_primary", None) if diag is not None else None
@@ -22,6 +44,10 @@ def short_message(error: BaseException) -> str:
         # SQLAlchemy appends "(Background on this error at: ...)" and the statement: keep the first line.
         return text.splitlines()[0] if text else type(error).__name__
     parts = [f"ERROR: {primary}"]
+    sql = sql if sql is not None else getattr(error, "statement", None)
+    position = getattr(diag, "statement_position", None)
+    if sql and position and str(position).isdigit():
+        parts += where(sql, int(position))
     for label, attr in (("DETAIL", "message_detail"), ("HINT", "message_hint")):
         value = getattr(diag, attr, None)
         # "Failing row contains (...)" repeats the whole row, generated ids and now() included: noise.

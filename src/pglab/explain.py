@@ -49,6 +49,11 @@ class PlanNode:
         return int(self.raw.get("Plan Rows", 0))
 
     @property
+    def heap_fetches(self) -> int:
+        """Index Only Scan: rows whose page was not all-visible, so the heap had to be read after all."""
+        return int(round(float(self.raw.get("Heap Fetches", 0) or 0)))
+
+    @property
     def estimated_rows(self) -> int:
         return int(self.raw.get("Plan Rows", 0))
 
@@ -78,6 +83,8 @@ class PlanNode:
             text = f"{text} ({self.raw['Join Type']})"
         if self.raw.get("Strategy") and self.node_type == "Aggregate":
             text = f"{self.raw['Strategy'].replace('Plain', '')} Aggregate".strip().replace("Sorted Aggregate", "GroupAggregate").replace("Hashed Aggregate", "HashAggregate")
+        if self.raw.get("Scan Direction") == "Backward":
+            text += " Backward"
         if self.index:
             text += f" using {self.index}"
         if self.relation:
@@ -183,7 +190,8 @@ class Plan:
         """Shared buffers touched by the whole plan (hit + read): a time-free measure of work."""
         return self.root.pages
 
-    def text(self, timings: bool = False, buffers: bool = False, details: bool = True) -> str:
+    def text(self, timings: bool = False, buffers: bool = False, details: bool = True,
+             heap_fetches: bool = False) -> str:
         lines: list[str] = []
         for depth, node in self.root.walk():
             pad = "  " * depth
@@ -211,6 +219,8 @@ class Plan:
                 removed = node.raw.get("Rows Removed by Filter")
                 if removed and self.analyzed:
                     lines.append(f"{inner}Rows Removed by Filter: {int(round(float(removed))):,}")
+                if heap_fetches and self.analyzed and "Heap Fetches" in node.raw:
+                    lines.append(f"{inner}Heap Fetches: {node.heap_fetches:,}")
         if timings and self.analyzed:
             lines.append(f"Planning: {self.planning_ms:.2f} ms, execution: {self.execution_ms:.2f} ms")
         return "\n".join(lines)
@@ -224,11 +234,21 @@ class Plan:
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(self.text())
 
+    def steps(self) -> list[Any]:
+        """The plan as the picture draws it: each node's depth, label, share of the time, rows."""
+        from .charts import PlanStep
+
+        walked = list(self.root.walk())
+        total = sum(node.self_ms for _, node in walked) or 1.0
+        return [PlanStep(depth, node.label(), 100 * node.self_ms / total, node.rows,
+                         "full scan" if node.node_type == "Seq Scan" else "index" if node.index else "other")
+                for depth, node in walked]
+
     def show(self, title: str | None = None) -> None:
         """Draw the plan tree with each node's share of the execution time."""
         from . import charts
 
-        charts.plan_picture(self, title=title)
+        charts.plan_picture(self.steps(), title=title)
 
 
 def explain(
@@ -238,17 +258,26 @@ def explain(
     *,
     analyze: bool = True,
     rollback: bool = True,
+    wal: bool = False,
 ) -> Plan:
-    """EXPLAIN a statement. With analyze it really runs; rollback (the default) undoes its changes,
-    so EXPLAIN ANALYZE of a DELETE can be repeated."""
-    options = "ANALYZE, BUFFERS, FORMAT JSON" if analyze else "FORMAT JSON"
-    statement = sa.text(f"EXPLAIN ({options}) {sql}")
+    """EXPLAIN a statement (the one place the lab builds EXPLAIN). With analyze it really runs; rollback (the
+    default) undoes its changes, so EXPLAIN ANALYZE of a DELETE can be repeated. Without params the SQL goes to
+    the server exactly as written (a ':' or '%' in it is literal); with params, :name placeholders are bound."""
+    options = (["ANALYZE", "BUFFERS"] if analyze else []) + (["WAL"] if wal and analyze else []) + ["FORMAT JSON"]
+    statement = f"EXPLAIN ({', '.join(options)}) {sql}"
+
+    def run(conn: Connection) -> Any:
+        if params:
+            return conn.execute(sa.text(statement), params).scalar_one()
+        from .connection import run_script
+
+        return run_script(conn, statement).fetchone()[0]
+
     if isinstance(bind, Connection):
-        document = bind.execute(statement, params or {}).scalar_one()
-        return Plan.from_json(document, sql, analyze)
+        return Plan.from_json(run(bind), sql, analyze)
     with bind.connect() as conn:
         try:
-            document = conn.execute(statement, params or {}).scalar_one()
+            document = run(conn)
         finally:
             if rollback:
                 conn.rollback()

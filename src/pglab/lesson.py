@@ -76,9 +76,7 @@ class Lesson:
     def run(self, script: str) -> None:
         """Run a script of one or more statements (DDL, inserts) in one transaction and commit."""
         with self.engine.begin() as conn:
-            raw = conn.connection.driver_connection
-            assert raw is not None
-            raw.execute(script)  # type: ignore[call-overload]
+            connection.run_script(conn, script)
 
     def try_sql(self, script: str, *, quiet: bool = False) -> SqlOutcome:
         """Run a script; on a database error show one short message instead of raising.
@@ -87,9 +85,7 @@ class Lesson:
         """
         try:
             with self.engine.begin() as conn:
-                raw = conn.connection.driver_connection
-                assert raw is not None
-                cursor = raw.execute(script)  # type: ignore[call-overload]
+                cursor = connection.run_script(conn, script)
                 rows = cursor.rowcount if cursor.rowcount >= 0 else None
         except Exception as error:
             if not errors.is_database_error(error):
@@ -155,9 +151,18 @@ class Lesson:
 
         with self.engine.connect() as conn:
             boxes, edges = catalog.diagram_data(conn, tables)
-        order = ["users", "profiles", "comments", "posts", "post_tags", "tags"]
-        positions = {name: (x, y) for name, (x, y) in zip(order, [(3.4, 0), (0, 0), (6.8, 0), (3.4, -4.6), (6.8, -4.6), (10.2, -4.6)])}
-        charts.schema_diagram(boxes, edges, title=title, positions=positions if set(boxes) <= set(order) else None)
+        layout = dataset.DIAGRAM_LAYOUT
+        charts.schema_diagram(boxes, edges, title=title, positions=layout if set(boxes) <= set(layout) else None)
+
+    def requires(self, feature: str) -> bool:
+        """Whether the server offers an optional feature (pg_stat_statements, pgstattuple, pg_trgm, ...); when it
+        does not, say in one sentence that this part of the lesson is skipped, and why."""
+        from .features import why_missing
+
+        reason = why_missing(self.engine, feature)
+        if reason is not None:
+            show_text(f"This part is skipped: {reason}", "todo")
+        return reason is None
 
     def server_version(self) -> str:
         return str(self.value("SHOW server_version"))

@@ -23,6 +23,10 @@ def why_untracked(engine: Engine) -> str | None:
     extension created here if it was missing); otherwise the reason, in one sentence, with the fix."""
     try:
         with engine.begin() as conn:
+            preloaded = str(conn.exec_driver_sql("SHOW shared_preload_libraries").scalar() or "")
+            if "pg_stat_statements" not in preloaded:
+                return ("the server does not load pg_stat_statements (its owner can add it to "
+                        "shared_preload_libraries and restart it).")
             conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
             conn.exec_driver_sql("SELECT 1 FROM pg_stat_statements LIMIT 1").all()
     except sa.exc.DBAPIError as error:

@@ -121,7 +121,9 @@ class Timings:
     def chart(self, title: str = "", log: bool | None = None) -> None:
         from . import charts
 
-        charts.timing_bars(self, title=title, log=log)
+        names = list(self.samples)
+        charts.timing_bars(names, [self.samples[n].median_ms for n in names], [self.samples[n].min_ms for n in names],
+                           [self.samples[n].max_ms for n in names], title=title, log=log)
 
 
 def compare(

@@ -28,7 +28,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from .explain import Plan
+from .connection import run_script
+from .explain import Plan, explain
 from . import timing
 from .timing import Sample, Timings
 
@@ -67,9 +68,7 @@ class WhatIf:
 
     def run(self, script: str) -> None:
         """Run statements and keep them until the end of the what-if (e.g. DROP INDEX, CREATE INDEX)."""
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
-        raw.execute(script)  # type: ignore[call-overload]
+        run_script(self.conn, script)
 
     def value(self, query: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.conn.execute(sa.text(query), dict(params or {})).scalar_one()
@@ -93,13 +92,10 @@ class WhatIf:
         before = self._scan_counts(tables)
         savepoint = self.conn.begin_nested()
         try:
-            document = self.conn.execute(
-                sa.text(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}"), dict(params or {})
-            ).scalar_one()
+            plan = explain(self.conn, sql, dict(params or {}), analyze=True)
         finally:
             savepoint.rollback()
         after = self._scan_counts(tables)
-        plan = Plan.from_json(document, sql, analyzed=True)
         triggers = pd.DataFrame(
             [(t.name, t.relation, t.calls, t.ms) for t in plan.triggers],
             columns=["foreign_key", "fired_on", "calls", "ms"],

@@ -1,21 +1,35 @@
-"""Every lesson's exercises. Each module lesson_NN.py defines EXERCISES, a list of Exercise objects."""
+"""Every lesson's exercises, and the kinds they are declared in.
+
+A lesson's module lesson_NN.py defines EXERCISES: declarations of the kinds below (task, hints, solution,
+mistakes, alternatives), with requirements, diagnoses and error hints as plain functions of a Trial.
+"""
 from __future__ import annotations
 
 import importlib
 import pkgutil
 from typing import TYPE_CHECKING
 
+from .base import Check, ErrorHint, Exercise, Mistake, Trial
+from .bound import BoundExercise, LessonExercises
+from .dataloader import BatchFunctionExercise
+from .feedback import Feedback
+from .plan import PlanExercise, no_node, no_seq_scan_on, uses_index_on
+from .probes import accepts, default_evaluated_per_insert, has_column, has_index, probe, probe_value, rejects
+from .result import ResultExercise
+from .schema import SchemaExercise
+from .statements import StatementCountExercise, counted_by_value, lists_in_any_order, soft_deleted_keys, sorted_list
+
 if TYPE_CHECKING:
     import pandas
 
-from .base import (
-    BoundExercise, Exercise, Feedback, LessonExercises, Mistake, PlanExercise, ResultExercise,
-    SchemaExercise, StatementCountExercise,
-)
+KINDS = (ResultExercise, SchemaExercise, PlanExercise, StatementCountExercise, BatchFunctionExercise)
 
 __all__ = [
-    "BoundExercise", "Exercise", "Feedback", "LessonExercises", "Mistake", "PlanExercise",
-    "ResultExercise", "SchemaExercise", "StatementCountExercise", "all_exercises", "for_lesson", "listing",
+    "BatchFunctionExercise", "BoundExercise", "Check", "ErrorHint", "Exercise", "Feedback", "KINDS",
+    "LessonExercises", "Mistake", "PlanExercise", "ResultExercise", "SchemaExercise", "StatementCountExercise",
+    "Trial", "accepts", "all_exercises", "counted_by_value", "default_evaluated_per_insert", "for_lesson",
+    "has_column", "has_index", "listing", "lists_in_any_order", "no_node", "no_seq_scan_on", "probe", "probe_value",
+    "rejects", "soft_deleted_keys", "sorted_list", "uses_index_on",
 ]
 
 
@@ -31,7 +45,7 @@ def for_lesson(lesson_id: str) -> list[Exercise]:
     return list(module.EXERCISES)
 
 
-def listing() -> "pandas.DataFrame":  # noqa: F821
+def listing() -> "pandas.DataFrame":
     """Every exercise of the lab: lesson, name, kind (for tests, tools and instructors)."""
     import pandas
 

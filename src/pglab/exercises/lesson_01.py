@@ -6,15 +6,12 @@ the checker's rolled-back transaction, so it always starts from the state the ta
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from ..errors import is_database_error, short_message
-from .base import (
-    Exercise, Mistake, ResultExercise, ResultSet, SchemaExercise, accepts, fetch, probe_value, rejects, run_script,
-)
+from ..errors import short_message
+from . import ErrorHint, Exercise, Mistake, ResultExercise, SchemaExercise, Trial, accepts, probe_value, rejects
 
 LESSON = "01_table_conventions"
 
@@ -114,7 +111,9 @@ def _moved(conn: Connection, update: str, title: str = "first") -> tuple[BaseExc
     )
 
 
-def _updated_at_moves(conn: Connection) -> str | None:
+def _updated_at_moves(trial: Trial) -> str | None:
+    conn = trial.conn
+    assert conn is not None
     error, moved = _moved(conn, "UPDATE documents SET body = 'edited' WHERE title = 'first'")
     if error is not None:
         return f"updating a document failed with your trigger: {short_message(error)}"
@@ -124,7 +123,9 @@ def _updated_at_moves(conn: Connection) -> str | None:
     return None
 
 
-def _updated_at_moves_on_title(conn: Connection) -> str | None:
+def _updated_at_moves_on_title(trial: Trial) -> str | None:
+    conn = trial.conn
+    assert conn is not None
     error, moved = _moved(conn, "UPDATE documents SET title = 'renamed' WHERE title = 'first'", title="renamed")
     if error is not None:
         return f"renaming a document failed with your trigger: {short_message(error)}"
@@ -136,7 +137,9 @@ def _updated_at_moves_on_title(conn: Connection) -> str | None:
     return None
 
 
-def _updated_at_stays_on_noop(conn: Connection) -> str | None:
+def _updated_at_stays_on_noop(trial: Trial) -> str | None:
+    conn = trial.conn
+    assert conn is not None
     error, moved = _moved(conn, "UPDATE documents SET body = body WHERE title = 'first'")
     if error is not None:
         return f"an UPDATE that changes nothing failed with your trigger: {short_message(error)}"
@@ -172,35 +175,25 @@ EXECUTE FUNCTION documents_touch();
 """
 
 
-_ALREADY_EXISTS_HINT = (
-    " A function of that name is already in the lesson's database (the notebook's touch_updated_at(), "
-    "or one you made earlier). Write CREATE OR REPLACE FUNCTION, or reuse touch_updated_at() as it is and "
-    "put the condition in the trigger's WHEN clause."
+_ALREADY_EXISTS = ErrorHint(
+    r"function .* already exists",
+    "A function of that name is already in the lesson's database (the notebook's touch_updated_at(), or one you "
+    "made earlier). Write CREATE OR REPLACE FUNCTION, or reuse touch_updated_at() as it is and put the condition "
+    "in the trigger's WHEN clause.",
 )
 
 
-class _TriggerExercise(SchemaExercise):
-    """A SchemaExercise whose feedback for 'function ... already exists' says how to get round it."""
-
-    def _problem(self, engine: Engine, answer: Any) -> str | None:
-        try:
-            return super()._problem(engine, answer)
-        except Exception as error:
-            if is_database_error(error) and re.search(r"function .* already exists", short_message(error)):
-                return f"your SQL failed: {short_message(error)}.{_ALREADY_EXISTS_HINT}"
-            raise
-
-
-updated_at_trigger = _TriggerExercise(
+updated_at_trigger = SchemaExercise(
     LESSON,
     "updated_at_trigger",
     task=(
-        "The table documents (id, title, body, created_at, updated_at timestamptz NOT NULL DEFAULT now()) "
-        "holds one row, 'first', last updated on 2020-01-01. Make updated_at keep itself current: an UPDATE "
-        "that changes a document sets updated_at to the current time, but an UPDATE that changes nothing "
-        "(SET body = body) leaves it alone. Inserting documents must keep working. The lesson's trigger "
-        "function touch_updated_at() exists already: reuse it, or name yours differently "
-        "(or use CREATE OR REPLACE FUNCTION)."
+        """
+The table `documents (id, title, body, created_at, updated_at timestamptz NOT NULL DEFAULT now())` holds one
+row, `'first'`, last updated on 2020-01-01. Make `updated_at` keep itself current: an `UPDATE` that changes a
+document sets it to the current time, but an `UPDATE` that changes nothing (`SET body = body`) leaves it
+alone. Inserting documents must keep working. The function `touch_updated_at()` from section 4 exists
+already: reuse it, or give yours another name (or write `CREATE OR REPLACE FUNCTION`).
+"""
     ),
     hints=[
         "A column DEFAULT is used on INSERT only; on UPDATE you need a trigger function that sets "
@@ -210,6 +203,7 @@ updated_at_trigger = _TriggerExercise(
     ],
     solution=_SOLUTION_TRIGGER,
     setup=DOCUMENTS_SQL + TOUCH_FUNCTION_SQL,
+    error_hints=[_ALREADY_EXISTS],
     requirements=[
         _updated_at_moves,
         _updated_at_moves_on_title,
@@ -252,7 +246,9 @@ def _probe_accounts(rows: str) -> str:
     return f"INSERT INTO accounts (email, deleted_at) VALUES {rows}"
 
 
-def _rejects_live_duplicate(conn: Connection) -> str | None:
+def _rejects_live_duplicate(trial: Trial) -> str | None:
+    conn = trial.conn
+    assert conn is not None
     sql = _probe_accounts("('ann@example.com', NULL), ('ann@example.com', NULL)")
     error, _ = probe_value(conn, sql)
     if error is not None:
@@ -264,7 +260,9 @@ def _rejects_live_duplicate(conn: Connection) -> str | None:
     return problem
 
 
-def _rejects_live_duplicate_any_case(conn: Connection) -> str | None:
+def _rejects_live_duplicate_any_case(trial: Trial) -> str | None:
+    conn = trial.conn
+    assert conn is not None
     sql = _probe_accounts("('ann@example.com', NULL), ('Ann@Example.com', NULL)")
     error, _ = probe_value(conn, sql)
     if error is not None:
@@ -273,7 +271,9 @@ def _rejects_live_duplicate_any_case(conn: Connection) -> str | None:
             "ignoring case, so index lower(email) rather than email.")
 
 
-def _allows_signup_after_delete(conn: Connection) -> str | None:
+def _allows_signup_after_delete(trial: Trial) -> str | None:
+    conn = trial.conn
+    assert conn is not None
     sql = _probe_accounts("('ann@example.com', '2024-01-01 00:00+00'), ('ann@example.com', NULL)")
     error, _ = probe_value(conn, sql)
     if error is None:
@@ -287,7 +287,9 @@ def _allows_signup_after_delete(conn: Connection) -> str | None:
             f"{short_message(error)} ({why})")
 
 
-def _ignores_deleted_rows(conn: Connection) -> str | None:
+def _ignores_deleted_rows(trial: Trial) -> str | None:
+    conn = trial.conn
+    assert conn is not None
     sql = _probe_accounts(
         "('bob@example.com', '2024-01-01 00:00+00'), ('bob@example.com', '2024-01-01 00:00+00'), "
         "('Bob@Example.com', '2024-02-01 00:00+00')"
@@ -311,10 +313,12 @@ live_email_unique = SchemaExercise(
     LESSON,
     "live_email_unique",
     task=(
-        "The table accounts (id, email varchar(255) NOT NULL UNIQUE, deleted_at timestamptz) uses soft delete. "
-        "Change it so that no two live accounts (deleted_at IS NULL) share an email, ignoring case "
-        "(Ann@Example.com is ann@example.com), while deleted accounts never block anything: a user who "
-        "deleted their account can sign up again. Its plain UNIQUE is the constraint accounts_email_key."
+        """
+The table `accounts (id, email varchar(255) NOT NULL UNIQUE, deleted_at timestamptz)` uses soft delete. Change
+it so that no two **live** accounts (`deleted_at IS NULL`) share an email, **ignoring case**
+(`Ann@Example.com` is `ann@example.com`), while deleted accounts never block anything: someone who deleted their
+account can sign up again. Its plain `UNIQUE` is the constraint `accounts_email_key`.
+"""
     ),
     hints=[
         "The plain UNIQUE counts deleted rows too: drop it (ALTER TABLE accounts DROP CONSTRAINT accounts_email_key).",
@@ -355,9 +359,11 @@ add_moderator = SchemaExercise(
     LESSON,
     "add_moderator",
     task=(
-        "The table members has role varchar(20) NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin')) and "
-        "two members, an admin and a user. Allow the new role 'moderator', while every other role, "
-        "compared exactly as before (say 'superuser', or 'Moderator'), is still rejected."
+        """
+The table `members` has `role varchar(20) NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin'))` and two
+members, an admin and a user. Allow the new role `'moderator'`, while every other role, compared exactly as
+before (say `'superuser'`, or `'Moderator'`), is still rejected.
+"""
     ),
     hints=[
         "A CHECK constraint cannot be edited in place: find its name (\\d members, or pg_constraint), drop it, "
@@ -412,46 +418,15 @@ ALTER TABLE members
 
 # ---------------------------------------------------------------- wall-clock time in a time zone
 
-_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d(\.\d+)?)?[+-]\d\d:\d\d$")
-
-
-def _has_timestamptz(result: ResultSet) -> bool:
-    """Whether a column holds timestamptz values (fetched as aware datetimes, compared as text with an offset)."""
-    return any(isinstance(v, str) and _WITH_OFFSET.match(v) for row in result.rows for v in row)
-
-
-class _WallClockExercise(ResultExercise):
-    """A ResultExercise that says so when the learner's times are timestamptz instead of timestamp."""
-
-    def _problem(self, engine: Engine, answer: Any) -> str | None:
-        problem = super()._problem(engine, answer)
-        if problem and self._returns_timestamptz(engine, answer):
-            problem += (" Your time column is a timestamptz (its values carry an offset such as +00:00); "
-                        "the task asks for a timestamp, the wall-clock time without a time zone.")
-        return problem
-
-    def _returns_timestamptz(self, engine: Engine, answer: Any) -> bool:
-        """Run the answer again (rolled back) and look at its values; only called when it was wrong."""
-        with engine.connect() as conn:
-            try:
-                conn.exec_driver_sql("SET LOCAL statement_timeout = 30000")
-                if self.setup:
-                    run_script(conn, self.setup)
-                conn.exec_driver_sql("SET LOCAL transaction_read_only = on")
-                return _has_timestamptz(fetch(conn, answer))
-            except Exception:  # the answer's own error was reported already
-                return False
-            finally:
-                conn.rollback()
-
-
-local_times = _WallClockExercise(
+local_times = ResultExercise(
     LESSON,
     "local_times",
     task=(
-        "The table meetings (id, title, starts_at timestamptz) holds six meetings. For each, return its id, title "
-        "and the wall-clock time it starts in Paris (time zone 'Europe/Paris') as a timestamp without time "
-        "zone, ordered by id. Careful: Paris is one hour ahead of UTC in winter and two in summer."
+        """
+The table `meetings (id, title, starts_at timestamptz)` holds six meetings. For each, return its `id`, `title`
+and the wall-clock time it starts in Paris (time zone `'Europe/Paris'`) as a `timestamp` without time zone,
+ordered by `id`. Careful: Paris is one hour ahead of UTC in winter, two in summer.
+"""
     ),
     hints=[
         "timestamptz AT TIME ZONE 'zone name' gives the local wall-clock time in that zone, as a timestamp.",
@@ -460,6 +435,7 @@ local_times = _WallClockExercise(
     solution="SELECT id, title, starts_at AT TIME ZONE 'Europe/Paris' AS paris_time FROM meetings ORDER BY id",
     setup=MEETINGS_SQL,
     ordered=True,
+    typed=["paris_time"],
     explanation=(
         "AT TIME ZONE with a zone name applies the zone's rules for that date: meetings 2 and 3 are an hour "
         "apart in UTC but two hours apart on Paris clocks, because the clocks went forward in between."
@@ -472,9 +448,9 @@ local_times = _WallClockExercise(
         ),
         Mistake("SELECT id, title, starts_at AT TIME ZONE '+01:00' FROM meetings ORDER BY id", "first missing row"),
         Mistake("SELECT id, title, (starts_at AT TIME ZONE 'Europe/Paris') AT TIME ZONE 'UTC' FROM meetings "
-                "ORDER BY id", "time column is a timestamptz"),
+                "ORDER BY id", "the task asks for a timestamp without time zone"),
         Mistake("SET LOCAL TimeZone = 'Europe/Paris'; SELECT id, title, starts_at FROM meetings ORDER BY id",
-                "time column is a timestamptz"),
+                "the task asks for a timestamp without time zone"),
     ],
 )
 

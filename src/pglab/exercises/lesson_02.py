@@ -2,19 +2,10 @@
 table, one-to-one."""
 from __future__ import annotations
 
-import re
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
-
 from .. import catalog
 from ..errors import short_message
-from ..explain import Plan
-from .base import (
-    Mistake, PlanExercise, ResultExercise, SchemaExercise, _rollback_transaction, probe, run_script, accepts,
-    has_column, rejects,
-)
+from . import Mistake, PlanExercise, ResultExercise, SchemaExercise, Trial, accepts, has_column, rejects
+from .learner_sql import run_script
 
 LESSON = "02_relationships"
 
@@ -23,10 +14,13 @@ LESSON = "02_relationships"
 _CASCADE_TARGET = "DELETE FROM comments WHERE user_id = '8f1c6a2e-3b4d-4e5f-9a0b-1c2d3e4f5a6b'"
 
 
-def _cascade_problem(plan: Plan, indexes: list[catalog.Index]) -> str | None:
+def _cascade_problem(trial: Trial) -> str | None:
     """The delete must find the rows by searching an index that starts with user_id (not by a full scan).
 
-    `indexes` are comments' indexes after the answer: they explain why the plan ignores one."""
+    comments' indexes after the answer explain why the plan ignores one."""
+    plan, conn = trial.plan, trial.conn
+    assert plan is not None and conn is not None
+    indexes = catalog.indexes(conn, "comments")
     by_name = {ix.name: ix for ix in indexes}
     searched = [by_name[node.index] for node in plan.nodes()
                 if node.index in by_name and "user_id" in str(node.raw.get("Index Cond", ""))]
@@ -85,33 +79,16 @@ def _cascade_problem(plan: Plan, indexes: list[catalog.Index]) -> str | None:
     )
 
 
-class _CascadeIndexExercise(PlanExercise):
-    """A plan exercise that also reads comments' indexes after the answer, to say why the plan ignores one."""
-
-    def _problem(self, engine: Engine, answer: Any) -> str | None:
-        if re.search(r"\bconcurrently\b", answer, re.I):
-            return super()._problem(engine, answer)  # the base class explains CONCURRENTLY
-
-        def body(conn: Connection) -> str | None:
-            assert self.setup and self.target
-            run_script(conn, self.setup)
-            run_script(conn, answer)
-            document = conn.execute(sa.text(f"EXPLAIN (FORMAT JSON) {self.target}")).scalar_one()
-            plan = Plan.from_json(document, self.target, analyzed=False)
-            problem = _cascade_problem(plan, catalog.indexes(conn, "comments"))
-            return problem and problem + "\nYour plan:\n" + plan.text(details=False)
-
-        return _rollback_transaction(engine, body)
-
-
-cascade_index = _CascadeIndexExercise(
+cascade_index = PlanExercise(
     LESSON,
     "cascade_index",
     task=(
-        "In this exercise comments has no index on user_id (the checker drops idx_comments_user_id first). "
-        "Deleting a user makes PostgreSQL run, for the foreign key comments.user_id ... ON DELETE CASCADE:\n"
-        "    DELETE FROM comments WHERE user_id = <the user's id>\n"
-        "Make that statement find the user's comments without reading the whole table."
+        """
+The checker drops `idx_comments_user_id`. Deleting a user then makes PostgreSQL run, for the foreign key
+`comments.user_id ... ON DELETE CASCADE`, a statement like
+`DELETE FROM comments WHERE user_id = '<the user's id>'`. Make that statement find the user's comments
+without reading the whole table.
+"""
     ),
     hints=[
         "The cascade looks comments up by user_id. What lets PostgreSQL find rows by a column without reading them all?",
@@ -120,7 +97,7 @@ cascade_index = _CascadeIndexExercise(
     solution="CREATE INDEX idx_comments_user_id ON comments (user_id)",
     setup="DROP INDEX idx_comments_user_id",
     target=_CASCADE_TARGET,
-    plan_requirements=[],  # _CascadeIndexExercise checks the plan against the catalog
+    plan_requirements=[_cascade_problem],
     explanation=(
         "With an index on comments(user_id), each deleted user costs an index lookup instead of a scan of "
         "every comment. Any index whose first column is user_id works, e.g. (user_id, created_at)."
@@ -146,8 +123,10 @@ co_tags = ResultExercise(
     LESSON,
     "co_tags",
     task=(
-        "Posts tagged 'rust' usually carry other tags too. List the 5 other tags found most often on the "
-        "same posts as 'rust': the tag's name and the number of 'rust' posts it is on, most first."
+        """
+Posts tagged `rust` usually carry other tags too. List the 5 **other** tags found most often on the same
+posts as `rust`: the tag's name and the number of `rust` posts it is on, most first.
+"""
     ),
     hints=[
         "Go through the junction table twice: post_tags rows for 'rust' give the posts, and post_tags rows "
@@ -198,26 +177,16 @@ LIMIT 5
 _GHOST = "'00000000-0000-0000-0000-000000000000'"
 
 
-def _rejects_orphan(sql: str, *, why: str):
-    """Like rejects(sql), where a foreign key that waits for COMMIT (DEFERRABLE INITIALLY DEFERRED)
-    counts too: the probe asks for the deferred checks at once, as COMMIT would."""
-
-    def requirement(conn: Connection) -> str | None:
-        if probe(conn, f"{sql};\nSET CONSTRAINTS ALL IMMEDIATE") is not None:
-            return None
-        return f"{why}: your schema accepted `{sql}`."
-
-    return requirement
-
-
 _FIRST_USER = "(SELECT id FROM users ORDER BY email LIMIT 1)"
 
 one_settings_row = SchemaExercise(
     LESSON,
     "one_settings_row",
     task=(
-        "Create a table user_settings for a one-to-one relationship with users: a column user_id (uuid), "
-        "a column theme (text). Every row belongs to an existing user, and no user has more than one row."
+        """
+Create a table `user_settings` in a one-to-one relationship with `users`: a column `user_id` (uuid) and
+a column `theme` (text). Every row belongs to an existing user, and no user has more than one row.
+"""
     ),
     hints=[
         "A plain foreign key allows any number of rows per user: something must make user_id unique.",
@@ -231,7 +200,7 @@ CREATE TABLE user_settings (
 )
 """,
     requirements=[
-        has_column("user_settings", "user_id", type_prefix="uuid"),
+        has_column("user_settings", "user_id", type="uuid"),
         has_column("user_settings", "theme"),
         accepts(
             "INSERT INTO user_settings (user_id, theme) SELECT id, 'dark' FROM users ORDER BY email LIMIT 2",
@@ -242,7 +211,7 @@ CREATE TABLE user_settings (
             "FROM (VALUES ('dark'), ('light')) AS v(theme)",
             why="a user must have at most one settings row (user_id must be unique)",
         ),
-        _rejects_orphan(
+        rejects(
             f"INSERT INTO user_settings (user_id, theme) VALUES ({_GHOST}, 'dark')",
             why="user_id must reference an existing user (a foreign key)",
         ),
@@ -292,7 +261,9 @@ CREATE TABLE tasks (
 """ + _TASK_ROWS
 
 
-def _deleting_assignee_unassigns(conn: Connection) -> str | None:
+def _deleting_assignee_unassigns(trial: Trial) -> str | None:
+    conn = trial.conn
+    assert conn is not None
     savepoint = conn.begin_nested()
     try:
         try:
@@ -317,7 +288,7 @@ def _deleting_assignee_unassigns(conn: Connection) -> str | None:
         savepoint.rollback()
 
 
-_orphan_rejected = _rejects_orphan(
+_orphan_rejected = rejects(
     f"INSERT INTO tasks (id, title, assignee_id) VALUES (11, 'ghost', {_GHOST})",
     why="assignee_id must reference an existing user (a foreign key)",
 )
@@ -327,9 +298,11 @@ unassign_on_delete = SchemaExercise(
     LESSON,
     "unassign_on_delete",
     task=(
-        "The checker creates a table tasks (id, title, assignee_id uuid) where some tasks are assigned to "
-        "users. Add a foreign key so that assignee_id must be an existing user (or NULL: a task may be "
-        "unassigned), and deleting a user keeps their tasks but unassigns them."
+        """
+The checker creates a table `tasks (id int, title text, assignee_id uuid)` in which some tasks are
+assigned to users. Add a foreign key so that `assignee_id` must be an existing user (or NULL: a task may
+be unassigned), and deleting a user keeps their tasks but unassigns them.
+"""
     ),
     hints=[
         "ALTER TABLE tasks ADD FOREIGN KEY (assignee_id) REFERENCES users(id) ON DELETE ...",

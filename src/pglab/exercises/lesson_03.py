@@ -2,11 +2,9 @@
 constraint that backs an ORM validation."""
 from __future__ import annotations
 
-from typing import Any
-
-import sqlalchemy as sa
-
-from .base import Mistake, ResultExercise, SchemaExercise, StatementCountExercise, accepts, lists_in_any_order, rejects
+from . import (
+    Mistake, ResultExercise, SchemaExercise, StatementCountExercise, accepts, lists_in_any_order, rejects, sorted_list,
+)
 
 LESSON = "03_orm_models"
 AUTHOR = "ada.allen31095@example.com"  # 4 posts, one of them without tags, and a profile
@@ -15,52 +13,59 @@ AUTHOR = "ada.allen31095@example.com"  # 4 posts, one of them without tags, and 
 # ---------------------------------------------------------------- 1. associations in 3 statements
 
 
-def _tags_by_post(session: Any) -> dict[str, list[str]]:
-    import sqlalchemy as sa
-    from sqlalchemy.orm import selectinload
+_TAGS_BY_POST = f"""
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+from pglab.models import Post, User
 
-    from pglab.models import Post, User
-
+def answer(session):
     user = session.scalars(
         sa.select(User)
-        .where(User.email == "ada.allen31095@example.com")
+        .where(User.email == "{AUTHOR}")
         .options(selectinload(User.posts).selectinload(Post.tags))
     ).one()
-    return {post.title: sorted(tag.name for tag in post.tags) for post in user.posts}
+    return {{post.title: sorted(tag.name for tag in post.tags) for post in user.posts}}
+"""
 
+_TAGS_LAZY = f"""
+import sqlalchemy as sa
+from pglab.models import User
 
-def _tags_lazy(session: Any) -> dict[str, list[str]]:
-    from pglab.models import User
+def answer(session):
+    user = session.scalars(sa.select(User).where(User.email == "{AUTHOR}")).one()
+    return {{post.title: sorted(tag.name for tag in post.tags) for post in user.posts}}  # one query per post
+"""
 
-    user = session.scalars(sa.select(User).where(User.email == AUTHOR)).one()
-    return {post.title: sorted(tag.name for tag in post.tags) for post in user.posts}  # one query per post
+_TAGS_INNER_JOIN = f"""
+import sqlalchemy as sa
+from pglab.models import Post, Tag, User
 
-
-def _tags_inner_join(session: Any) -> dict[str, list[str]]:
-    from pglab.models import Post, Tag, User
-
+def answer(session):
     rows = session.execute(
-        sa.select(Post.title, Tag.name).join(Post.author).join(Post.tags).where(User.email == AUTHOR)
+        sa.select(Post.title, Tag.name).join(Post.author).join(Post.tags).where(User.email == "{AUTHOR}")
     )
-    found: dict[str, list[str]] = {}
+    found = {{}}
     for title, name in rows:
         found.setdefault(title, []).append(name)
     return found
+"""
 
 
 tags_by_post = StatementCountExercise(
     LESSON,
     "tags_by_post",
     task=(
-        f"Write answer(session) returning {{post title: list of its tag names}} for every post of the user "
-        f"{AUTHOR} (a post without tags maps to an empty list), sending at most 3 SQL statements."
+        """
+Write `answer(session)` returning `{post title: list of its tag names}` for **every** post of the user
+`ada.allen31095@example.com` (a post without tags maps to `[]`), sending **at most 3** SQL statements.
+"""
     ),
     hints=[
         "Touching post.tags inside a loop over user.posts sends one SELECT per post.",
         "Load the user with .options(selectinload(User.posts).selectinload(Post.tags)): one statement per level.",
         "An inner JOIN from posts to tags drops the posts that have no tags.",
     ],
-    solution=_tags_by_post,
+    solution=_TAGS_BY_POST,
     max_statements=3,
     normalise=lists_in_any_order,
     explanation=(
@@ -68,8 +73,8 @@ tags_by_post = StatementCountExercise(
         "number of statements fixed, however many posts there are."
     ),
     mistakes=[
-        Mistake(_tags_lazy, "6 statements"),
-        Mistake(_tags_inner_join, "Missing key"),
+        Mistake(_TAGS_LAZY, "6 statements"),
+        Mistake(_TAGS_INNER_JOIN, "Missing key"),
     ],
 )
 
@@ -77,51 +82,58 @@ tags_by_post = StatementCountExercise(
 # ---------------------------------------------------------------- 2. soft delete: include the hidden rows
 
 
-def _deleted_admins(session: Any) -> list[str]:
-    import sqlalchemy as sa
+_DELETED_ADMINS = """
+import sqlalchemy as sa
+from pglab.models import User
 
-    from pglab.models import User
-
+def answer(session):
     statement = (
         sa.select(User.email)
         .where(User.role == "admin", User.deleted_at.is_not(None))
         .execution_options(include_deleted=True)
     )
     return sorted(session.scalars(statement))
+"""
 
+_DELETED_ADMINS_HIDDEN = """
+import sqlalchemy as sa
+from pglab.models import User
 
-def _deleted_admins_hidden(session: Any) -> list[str]:
-    from pglab.models import User
-
+def answer(session):
     statement = sa.select(User.email).where(User.role == "admin", User.deleted_at.is_not(None))
     return sorted(session.scalars(statement))  # the soft-delete filter hides exactly these rows
+"""
 
+_ALL_ADMINS = """
+import sqlalchemy as sa
+from pglab.models import User
 
-def _all_admins(session: Any) -> list[str]:
-    from pglab.models import User
-
+def answer(session):
     statement = sa.select(User.email).where(User.role == "admin").execution_options(include_deleted=True)
     return sorted(session.scalars(statement))
+"""
 
 
 deleted_admins = StatementCountExercise(
     LESSON,
     "deleted_admins",
     task=(
-        "Write answer(session) returning the sorted list of the emails of the admins who are soft-deleted, "
-        "with an ORM query (select(User...)) in one statement."
+        """
+Write `answer(session)` returning the **sorted list of emails of the admins who are soft-deleted**, with an
+ORM query (`select(User...)`) in one statement.
+"""
     ),
     hints=[
         "An ordinary ORM query never returns soft-deleted rows: the do_orm_execute hook adds deleted_at IS NULL.",
         "Ask for the hidden rows with .execution_options(include_deleted=True), then filter deleted_at IS NOT NULL.",
     ],
-    solution=_deleted_admins,
+    solution=_DELETED_ADMINS,
     max_statements=1,
-    normalise=lambda value: sorted(value) if isinstance(value, (list, tuple, set)) else value,
+    normalise=sorted_list,
     explanation="include_deleted=True switches the hook off for one statement; your WHERE clause does the rest.",
     mistakes=[
-        Mistake(_deleted_admins_hidden, "You returned 0 items, expected 7"),
-        Mistake(_all_admins, "You returned 1017 items, expected 7"),
+        Mistake(_DELETED_ADMINS_HIDDEN, "You returned 0 items, expected 7"),
+        Mistake(_ALL_ADMINS, "You returned 1017 items, expected 7"),
     ],
 )
 
@@ -133,9 +145,10 @@ visible_per_role = ResultExercise(
     LESSON,
     "visible_per_role",
     task=(
-        "The lab's session adds the soft-delete filter to every ORM query. Write, in SQL, the query that "
-        "session.execute(select(User.role, func.count()).group_by(User.role)) really sends: two columns, the role "
-        "and then its number of users that are not soft-deleted."
+        """
+In SQL: the query that `session.execute(select(User.role, func.count()).group_by(User.role))` really sends
+through the lab's session: two columns, each role and then its number of users that are **not** soft-deleted.
+"""
     ),
     hints=[
         "The hook adds one condition on users.deleted_at to the WHERE clause.",
@@ -182,10 +195,13 @@ email_check = SchemaExercise(
     LESSON,
     "email_check",
     task=(
-        "User's @validates('email') rejects a malformed address, but a bulk insert or raw SQL skips it and the "
-        "database accepts anything. Add a constraint to users so that the database itself rejects what the "
-        "ORM's EMAIL pattern rejects (no @, two @, a space or a tab, no dot in the domain, nothing before or "
-        f"after that dot) and still accepts '{ACCEPTED_EMAIL}' and every email already in the table."
+        '''
+Add a constraint to `users` so that the **database** rejects what the model's `EMAIL` pattern rejects (no `@`,
+two `@`, a space or a tab, no dot in the domain, nothing before or after that dot), while
+`'ada.lovelace@example.com'` and every email already in the table are still accepted. The answer cell is a raw string
+(`r"""..."""`), so a backslash such as `\\s` reaches PostgreSQL as you typed it. The check tries these
+addresses; the model's own pattern agrees with each verdict:
+'''
     ),
     hints=[
         "ALTER TABLE users ADD CONSTRAINT users_email_format CHECK (...)",

@@ -1,0 +1,105 @@
+"""DataLoader exercises: the learner writes `async def batch(keys, conn)`, the batch function of a DataLoader.
+
+It must return one value per key, in the keys' order (None where a key has nothing), and a DataLoader using
+it must turn loads gathered in one tick into a single statement. The checker calls it once directly (shape and
+order of the result), then through aiodataloader with every load gathered.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.engine import Connection, Engine
+
+from ..querycount import count_statements
+from .base import Exercise, NotAttempted, Trial, Verdict
+from .learner_sql import is_blank, rolled_back
+from .statements import compile_answer
+
+
+async def _unwritten_batch(keys: list[Any], conn: Connection) -> list[Any]:
+    raise NotImplementedError  # your code here
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+class BatchFunctionExercise(Exercise):
+    kind = "dataloader"
+    kind_label = "a DataLoader batch function: the checker calls it directly, then through a DataLoader"
+    answer_name = "batch"
+    language = "python"
+    blank_answer = staticmethod(_unwritten_batch)
+
+    def __init__(self, lesson: str, name: str, *, keys_sql: str,
+                 expected: Callable[[Connection, list[Any]], list[Any]],
+                 normalise: Callable[[Any], Any] = lambda value: value, **kwargs: Any) -> None:
+        super().__init__(lesson, name, **kwargs)
+        self.keys_sql = keys_sql
+        self.expected = expected
+        self.normalise = normalise
+
+    def is_blank(self, answer: Any) -> bool:
+        return answer is None or answer is ... or (isinstance(answer, str) and is_blank(answer))
+
+    def judge(self, engine: Engine, answer: Any) -> Verdict:
+        if isinstance(answer, str):
+            answer = compile_answer(answer, self.answer_name)
+        if not callable(answer):
+            return Verdict("pass your batch function itself (its name, without calling it).")
+        if not inspect.iscoroutinefunction(answer):
+            return Verdict("a DataLoader awaits its batch function: define it with `async def`.")
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:  # the notebook's loop is already running
+            return pool.submit(lambda: asyncio.run(self._check(engine, answer))).result()
+
+    async def _check(self, engine: Engine, batch: Callable[..., Any]) -> Verdict:
+        from aiodataloader import DataLoader
+
+        with rolled_back(engine) as conn:
+            keys = [row[0] for row in conn.exec_driver_sql(self.keys_sql)]
+            expected = [self.normalise(value) for value in self.expected(conn, keys)]
+            try:
+                direct = await batch(keys, conn)
+            except NotImplementedError as error:
+                raise NotAttempted from error
+            if not isinstance(direct, (list, tuple)):
+                return Verdict(
+                    f"your batch function returned a {type(direct).__name__}; a DataLoader needs a list with one "
+                    "value per key, in the keys' order (build a dictionary, then [found.get(k) for k in keys]).")
+            if len(direct) != len(keys):
+                return Verdict(
+                    f"your batch function returned {len(direct)} values for {len(keys)} keys: a batch function "
+                    "returns one value per key, in the keys' order (None, or an empty list, where a key has "
+                    "nothing), so that the DataLoader can hand each caller its own.")
+            got = [self.normalise(value) for value in direct]
+            for position, (mine, theirs) in enumerate(zip(got, expected), start=1):
+                if mine != theirs:
+                    problem = (f"the value for key {position} (user {keys[position - 1]}) is {_short(mine)}, expected "
+                               f"{_short(theirs)}. Values must come in the order of the keys, not the rows'.")
+                    return Verdict(self.diagnose(Trial(conn, batch, value=got, expected_value=expected), problem))
+
+            async def through_loader() -> list[Any]:
+                async def load_batch(batch_keys: list[Any]) -> Any:
+                    return await batch(list(batch_keys), conn)
+
+                loader = DataLoader(load_batch)
+                return list(await asyncio.gather(*(loader.load(key) for key in keys)))
+
+            with count_statements(engine) as log:
+                loaded = await through_loader()
+            if [self.normalise(value) for value in loaded] != expected:
+                return Verdict("called through a DataLoader, your function gave other values than when called directly.")
+            if log.count > 1:
+                return Verdict(
+                    f"a DataLoader with your batch function sent {log.count} statements for {len(keys)} gathered loads "
+                    f"({len(set(keys))} different keys); one is enough (WHERE id = ANY(...) or IN (...)):",
+                    detail=log.summary())
+            return Verdict(None)
+
+
+__all__ = ["BatchFunctionExercise"]

@@ -1,0 +1,198 @@
+"""Running a learner's SQL inside the checker's transaction, which is always rolled back.
+
+A script is parsed with PostgreSQL's own parser (pglast) before it runs, because a COMMIT anywhere in it
+would end the checker's transaction and keep everything after it: transaction control is taken out when it
+only wraps the answer (BEGIN; ...; COMMIT; as in psql) and refused anywhere else, with a sentence saying what
+the checker does instead. Statements that cannot run inside a transaction (CREATE INDEX CONCURRENTLY, VACUUM)
+are refused the same way, before they reach the server.
+
+The checker's connection is discarded after every check (never returned to the pool), so nothing a script
+leaves in the session (a prepared statement, an advisory lock, a setting) can outlive it.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlparse
+from sqlalchemy.engine import Connection, Engine
+
+from ..connection import run_script
+
+STATEMENT_TIMEOUT_MS = 30_000
+LOCK_TIMEOUT_MS = 5_000
+
+_STARTS = ("BEGIN", "START")
+_ENDS_OK = ("COMMIT", "END")
+_ENDS_BACK = ("ROLLBACK", "ABORT")
+
+
+class ScriptRefused(Exception):
+    """The answer cannot be judged as written; the message says why and what to write instead."""
+
+
+@dataclass
+class Statement:
+    text: str
+    kind: str  # the parse node's name, e.g. "SelectStmt", "TransactionStmt", "IndexStmt" ("?" if unparsed)
+    node: Any = None  # the pglast node, when PostgreSQL's parser read it
+
+
+@dataclass
+class Script:
+    """A learner's script, split into statements, with what the checker changed about it."""
+
+    statements: list[Statement]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return ";\n".join(s.text for s in self.statements)
+
+    @property
+    def last(self) -> Statement:
+        return self.statements[-1]
+
+
+def without_comments(sql: str) -> str:
+    return sqlparse.format(sql, strip_comments=True).strip()
+
+
+def is_blank(sql: Any) -> bool:
+    if sql is None or sql is ...:
+        return True
+    return isinstance(sql, str) and not without_comments(sql).strip(" \n\t;")
+
+
+def split(sql: str) -> list[Statement]:
+    """The script's statements, as PostgreSQL's parser reads them (sqlparse's split if it cannot: the server
+    will then report the syntax error itself, and a script with one runs nothing)."""
+    try:
+        from pglast import parse_sql
+
+        parsed = parse_sql(sql)
+    except Exception:
+        return [Statement(part.strip().rstrip(";").strip(), "?") for part in sqlparse.split(sql)
+                if without_comments(part).strip(" ;\n\t")]
+    encoded = sql.encode()  # the parser reports byte offsets
+    found = []
+    for raw in parsed:
+        start = raw.stmt_location or 0
+        end = start + raw.stmt_len if raw.stmt_len else len(encoded)
+        text = encoded[start:end].decode().strip()
+        found.append(Statement(text, type(raw.stmt).__name__, raw.stmt))
+    return found
+
+
+def _transaction_word(statement: Statement) -> str | None:
+    """BEGIN / START / COMMIT / END / ROLLBACK / ABORT / PREPARE / SAVEPOINT ... for transaction control."""
+    if statement.kind == "TransactionStmt" or statement.kind == "?":
+        words = without_comments(statement.text).split()
+        word = words[0].upper() if words else ""
+        if statement.kind == "TransactionStmt" or word in _STARTS + _ENDS_OK + _ENDS_BACK + ("PREPARE", "SAVEPOINT", "RELEASE"):
+            if word == "PREPARE" and not re.match(r"(?is)^\s*prepare\s+transaction\b", statement.text):
+                return None  # PREPARE name AS ...: a prepared statement, not a transaction
+            if word == "ROLLBACK" and re.match(r"(?is)^\s*rollback\s+(work\s+|transaction\s+)?to\b", statement.text):
+                return "ROLLBACK TO"
+            if word == "COMMIT" and re.match(r"(?is)^\s*commit\s+prepared\b", statement.text):
+                return "COMMIT PREPARED"
+            return word
+    return None
+
+
+_CANNOT_RUN_IN_A_TRANSACTION = {
+    "VacuumStmt": "VACUUM and ANALYZE run outside a transaction block",
+    "CreatedbStmt": "CREATE DATABASE cannot run inside a transaction",
+    "DropdbStmt": "DROP DATABASE cannot run inside a transaction",
+    "AlterSystemStmt": "ALTER SYSTEM cannot run inside a transaction",
+    "CreateTableSpaceStmt": "CREATE TABLESPACE cannot run inside a transaction",
+}
+
+
+def _refuse_outside_transaction(statement: Statement) -> None:
+    node, kind = statement.node, statement.kind
+    if kind == "IndexStmt" and getattr(node, "concurrent", False):
+        raise ScriptRefused(
+            "CREATE INDEX CONCURRENTLY cannot run inside a transaction, and the checker runs your answer in one "
+            "(so that it can roll it back): leave out CONCURRENTLY here. On a busy production table, do use it "
+            "(lesson 09 shows how, in a migration)."
+        )
+    if kind in ("DropStmt", "ReindexStmt") and "concurrently" in statement.text.lower().split():
+        raise ScriptRefused(
+            f"{statement.text.split()[0].upper()} ... CONCURRENTLY cannot run inside a transaction, and the checker "
+            "runs your answer in one: leave out CONCURRENTLY here."
+        )
+    if kind == "VacuumStmt" and getattr(node, "is_vacuumcmd", True) is False:
+        return  # ANALYZE alone can run in a transaction
+    if kind in _CANNOT_RUN_IN_A_TRANSACTION:
+        raise ScriptRefused(
+            f"{_CANNOT_RUN_IN_A_TRANSACTION[kind]}, and the checker runs your answer in a transaction that it rolls "
+            "back: leave that statement out of your answer (run it in a cell of its own if you want to try it)."
+        )
+
+
+def prepare(sql: str) -> Script:
+    """Split the script and take out (or refuse) transaction control: what runs is one transaction, ours."""
+    statements = split(sql)
+    notes: list[str] = []
+    words = [_transaction_word(s) for s in statements]
+    if words and words[0] in _STARTS and len(words) > 1 and words[-1] in _ENDS_OK + _ENDS_BACK:
+        ending = words[-1]
+        statements, words = statements[1:-1], words[1:-1]
+        notes.append(
+            f"The checker runs your answer in a transaction of its own and rolls it back, so it left out your "
+            f"BEGIN and {ending}."
+        )
+    for statement, word in zip(statements, words):
+        if word is None or word in ("SAVEPOINT", "RELEASE", "ROLLBACK TO"):
+            _refuse_outside_transaction(statement)
+            continue  # savepoints stay inside the checker's transaction
+        if word in _STARTS:
+            raise ScriptRefused(
+                f"your answer starts a transaction in the middle (`{_short(statement.text)}`). The checker runs the "
+                "whole answer as one transaction and rolls it back: write the statements alone, without BEGIN."
+            )
+        raise ScriptRefused(
+            f"your answer ends a transaction in the middle (`{_short(statement.text)}`). The checker runs the whole "
+            "answer as one transaction and rolls it back afterwards, so it cannot follow a script through several "
+            "transactions: it checks what your statements leave behind, as if they ran together. Leave out "
+            f"{word} (and any BEGIN)."
+        )
+    if not statements:
+        raise ScriptRefused("your answer has only BEGIN and COMMIT: put the statements between them.")
+    return Script(statements, notes)
+
+
+def _short(text: str, width: int = 60) -> str:
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= width else one_line[: width - 3] + "..."
+
+
+@contextmanager
+def rolled_back(engine: Engine, *, read_only: bool = False) -> Iterator[Connection]:
+    """A transaction that is always rolled back, on a connection that is discarded afterwards."""
+    conn = engine.connect()
+    try:
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}")
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
+        if read_only:
+            conn.exec_driver_sql("SET LOCAL transaction_read_only = on")
+        yield conn
+    finally:
+        try:
+            conn.rollback()
+        finally:
+            conn.invalidate()  # whatever the answer left in the session dies with the connection
+            conn.close()
+
+
+def read_only_from_here(conn: Connection) -> None:
+    """After the checker's own setup: the learner's query may read, never write."""
+    conn.exec_driver_sql("SET LOCAL transaction_read_only = on")
+
+
+__all__ = ["LOCK_TIMEOUT_MS", "STATEMENT_TIMEOUT_MS", "Script", "ScriptRefused", "Statement", "is_blank",
+           "prepare", "read_only_from_here", "rolled_back", "run_script", "split", "without_comments"]

@@ -1,0 +1,106 @@
+"""Plan exercises: the plan PostgreSQL chooses must have a shape (an index used on a table, no Seq Scan, no
+Sort). The answer is either DDL (an index) after which a target query is planned, or a query, which must also
+return the reference's rows. Plan requirements are checks of the trial, whose `plan` is set."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from ..explain import explain
+from .base import Check, LearnerSqlError, Trial, Verdict
+from .learner_sql import prepare, read_only_from_here, rolled_back, run_script
+from .result import ResultExercise
+
+
+def uses_index_on(table: str) -> Check:
+    def requirement(trial: Trial) -> str | None:
+        plan = trial.plan
+        assert plan is not None
+        if plan.uses_index(table=table):
+            return None
+        how = f"reads all of {table} with a Seq Scan" if plan.seq_scans_on(table) else f"uses no index on {table}"
+        return (f"the plan still {how}; an index helps only if it starts with the columns the query filters, "
+                "joins or sorts on.")
+
+    return requirement
+
+
+def no_seq_scan_on(table: str) -> Check:
+    def requirement(trial: Trial) -> str | None:
+        assert trial.plan is not None
+        return f"the plan reads all of {table} with a Seq Scan." if trial.plan.seq_scans_on(table) else None
+
+    return requirement
+
+
+def no_node(node_type: str, why: str = "") -> Check:
+    def requirement(trial: Trial) -> str | None:
+        assert trial.plan is not None
+        if trial.plan.has_node(node_type):
+            return f"the plan still has a {node_type} node{': ' + why if why else ''}."
+        return None
+
+    return requirement
+
+
+class PlanExercise(ResultExercise):
+    """answer_is='ddl': the learner creates something (an index) and `target` is planned.
+    answer_is='query': the learner's query is planned, and must return the reference's rows."""
+
+    kind = "plan"
+    kind_label = "a plan: the checker asks PostgreSQL how it would run the query"
+
+    def __init__(self, lesson: str, name: str, *, plan_requirements: Sequence[Check], target: str | None = None,
+                 answer_is: str = "ddl", **kwargs: Any) -> None:
+        super().__init__(lesson, name, **kwargs)
+        assert answer_is in ("ddl", "query")
+        assert answer_is == "query" or target, "a ddl plan exercise needs the target query"
+        self.plan_requirements = list(plan_requirements)
+        self.target = target
+        self.answer_is = answer_is
+
+    def judge(self, engine: Engine, answer: Any) -> Verdict:
+        if self.answer_is == "query":
+            return self._judge_query(engine, answer)
+        script = prepare(answer)
+        with rolled_back(engine) as conn:
+            if self.setup:
+                run_script(conn, self.setup)
+            trial = Trial(conn, answer, script)
+            try:
+                self.run_learner(trial, script.text)
+            except LearnerSqlError as failure:
+                return Verdict(self.sql_failure(trial, failure), notes=script.notes)
+            assert self.target is not None
+            trial.plan = explain(conn, self.target, analyze=False)
+            return self._plan_verdict(trial, script.notes)
+
+    def _judge_query(self, engine: Engine, answer: Any) -> Verdict:
+        verdict = super().judge(engine, answer)  # the rows first
+        if verdict.problem is not None:
+            return verdict
+        script = prepare(answer)
+        with rolled_back(engine) as conn:
+            if self.setup:
+                run_script(conn, self.setup)
+            read_only_from_here(conn)
+            trial = Trial(conn, answer, script)
+            setup = ";\n".join(s.text for s in script.statements[:-1])
+            if setup:
+                self.run_learner(trial, setup)  # SET LOCAL enable_... before the query
+            trial.plan = explain(conn, script.last.text, analyze=False)
+            return self._plan_verdict(trial, script.notes)
+
+    def _plan_verdict(self, trial: Trial, notes: list[str]) -> Verdict:
+        assert trial.plan is not None
+        for requirement in self.plan_requirements:
+            problem = requirement(trial)
+            if problem:
+                return Verdict(self.diagnose(trial, problem), detail="Your plan:\n" + trial.plan.text(details=False),
+                               notes=notes)
+        return Verdict(None, notes=notes)
+
+
+__all__ = ["PlanExercise", "no_node", "no_seq_scan_on", "uses_index_on"]

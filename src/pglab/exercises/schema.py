@@ -1,0 +1,43 @@
+"""Schema exercises: the learner's DDL runs in the checker's transaction (rolled back afterwards); requirements
+probe what the schema then accepts and rejects, and what the catalog says, so every correct spelling passes."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from .base import Check, ErrorHint, Exercise, LearnerSqlError, Trial, Verdict
+from .learner_sql import prepare, rolled_back, run_script
+from .probes import violating_row
+
+_CHECK_VIOLATED = ErrorHint(r"check constraint .* is violated by some row", violating_row)
+
+
+class SchemaExercise(Exercise):
+    kind = "schema"
+    kind_label = "a schema change: the checker probes what your tables accept and reject"
+
+    def __init__(self, lesson: str, name: str, *, requirements: Sequence[Check], **kwargs: Any) -> None:
+        super().__init__(lesson, name, **kwargs)
+        self.requirements = list(requirements)
+        self.error_hints.insert(len(self.error_hints) - 5, _CHECK_VIOLATED)  # after the lesson's own hints
+
+    def judge(self, engine: Engine, answer: Any) -> Verdict:
+        script = prepare(answer)
+        with rolled_back(engine) as conn:
+            if self.setup:
+                run_script(conn, self.setup)
+            trial = Trial(conn, answer, script)
+            try:
+                self.run_learner(trial, script.text)
+            except LearnerSqlError as failure:
+                return Verdict(self.sql_failure(trial, failure), notes=script.notes)
+            problems = [p for p in (requirement(trial) for requirement in self.requirements) if p]
+            if not problems:
+                return Verdict(None, notes=script.notes)
+            more = f" ({len(problems) - 1} more to fix after that)" if len(problems) > 1 else ""
+            return Verdict(self.diagnose(trial, problems[0] + more), notes=script.notes)
+
+
+__all__ = ["SchemaExercise"]
