@@ -23,10 +23,25 @@ def test_every_lesson_module_has_exercises_of_two_kinds():
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=_id)
-def test_solution_passes(exercise: Exercise, lesson_factory):
+def test_the_solution_shown_is_the_solution_that_passes(exercise: Exercise, lesson_factory, capsys):
+    """solution() shows solution_text(); that very text, run in a fresh namespace (for Python kinds, as a learner
+    pasting it into a cell would), passes."""
+    from pglab.exercises import BoundExercise
+
+    BoundExercise(exercise, None).solution()  # type: ignore[arg-type]
+    shown = capsys.readouterr().out
+    assert exercise.solution_text() in shown
     lesson = lesson_factory(exercise.lesson)
-    feedback = exercise.evaluate(lesson.engine, exercise.solution_answer)
+    feedback = exercise.evaluate(lesson.engine, exercise.solution_text())
     assert feedback.passed, feedback.message
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=_id)
+def test_right_answers_spelled_other_ways_pass(exercise: Exercise, lesson_factory):
+    lesson = lesson_factory(exercise.lesson)
+    for answer in exercise.alternatives:
+        feedback = exercise.evaluate(lesson.engine, answer)
+        assert feedback.passed, f"rejected a right answer {answer!r}: {feedback.message}"
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=_id)
