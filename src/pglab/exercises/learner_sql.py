@@ -156,10 +156,9 @@ def prepare(sql: str) -> Script:
                 "whole answer as one transaction and rolls it back: write the statements alone, without BEGIN."
             )
         raise ScriptRefused(
-            f"your answer ends a transaction in the middle (`{_short(statement.text)}`). The checker runs the whole "
-            "answer as one transaction and rolls it back afterwards, so it cannot follow a script through several "
-            "transactions: it checks what your statements leave behind, as if they ran together. Leave out "
-            f"{word} (and any BEGIN)."
+            f"your answer ends a transaction (`{_short(statement.text)}`). The checker runs the whole answer as one "
+            "transaction and rolls it back afterwards, so it cannot follow a script through several transactions: "
+            f"it checks what your statements leave behind, as if they ran together. Leave out {word} (and any BEGIN)."
         )
     if not statements:
         raise ScriptRefused("your answer has only BEGIN and COMMIT: put the statements between them.")

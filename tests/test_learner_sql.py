@@ -1,0 +1,129 @@
+"""No answer, however written, leaves the lesson's database changed (issue 9's class 1: an answer's COMMIT
+ended the checker's transaction and kept everything after it).
+
+Each answer below is checked against a real exercise; the database's catalog and data are fingerprinted before
+and after, and the reference solution must still pass right after."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from pglab.exercises import for_lesson
+from pglab.exercises.learner_sql import ScriptRefused, prepare
+
+NOTES = next(e for e in for_lesson("00_getting_started") if e.name == "notes_table")
+SOLUTION = NOTES.solution_text()
+ESCAPE = "CREATE TABLE escaped (x int)"
+HARM = "DELETE FROM tags; UPDATE users SET role = 'admin' WHERE email LIKE 'a%'"
+
+FINGERPRINT = """
+SELECT md5(string_agg(item, '|' ORDER BY item)) FROM (
+  SELECT 'rel ' || c.oid::regclass::text || ' ' || c.relkind::text || ' ' || c.relfilenode
+  FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg_temp%'
+  UNION ALL SELECT 'con ' || conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+  FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+  UNION ALL SELECT 'fn ' || oid::regprocedure::text FROM pg_proc WHERE pronamespace = 'public'::regnamespace
+  UNION ALL SELECT 'trigger ' || tgname FROM pg_trigger WHERE NOT tgisinternal
+  UNION ALL SELECT 'users ' || (SELECT count(*) FROM users)
+  UNION ALL SELECT 'tags ' || md5(string_agg(t::text, ',' ORDER BY t.id)) FROM tags AS t
+  UNION ALL SELECT 'admins ' || count(*) FROM users WHERE role = 'admin'
+) AS catalog_and_data (item)
+"""
+
+
+def _fingerprint(lab) -> str:
+    return str(lab.value(FINGERPRINT))
+
+
+# (answer, what the feedback says). Judged inside: BEGIN/COMMIT that only wrap the answer are left out.
+WRAPPED = [
+    f"BEGIN;\n{SOLUTION};\nCOMMIT;",
+    f"begin transaction isolation level serializable;\n{SOLUTION};\nend;",
+    f"START TRANSACTION; {SOLUTION}; COMMIT AND CHAIN;",
+    f"BEGIN WORK; {SOLUTION}; COMMIT WORK",
+    f"/* psql habit */ BEGIN; {SOLUTION}; ROLLBACK;",
+]
+REFUSED = [
+    f"{ESCAPE}; COMMIT; {HARM}",
+    f"{ESCAPE}; commit and chain; {HARM}",
+    f"ROLLBACK; {ESCAPE}",
+    f"ABORT; {HARM}",
+    f"{ESCAPE}; END; {HARM}",
+    f"{ESCAPE}; END",
+    f"{ESCAPE}; PREPARE TRANSACTION 'escape'",
+    f"COMMIT PREPARED 'escape'; {ESCAPE}",
+    f"{ESCAPE}; /* sneaky */ CoMmIt; {HARM}",
+    f"{ESCAPE}; -- a comment\nCOMMIT\n; {HARM}",
+    f"{ESCAPE}; BEGIN; {HARM}; COMMIT",
+    "VACUUM tags",
+    "CREATE INDEX CONCURRENTLY ON tags (name)",
+    "DROP INDEX CONCURRENTLY tags_name_key",
+]
+FAILS_ON_THE_SERVER = [  # transaction control inside procedural code: the server refuses it in a transaction
+    f"DO $$ BEGIN COMMIT; END $$; {HARM}",
+    f"CREATE PROCEDURE escape() LANGUAGE plpgsql AS $$ BEGIN {HARM}; COMMIT; END $$; CALL escape()",
+]
+SESSION_STATE = [  # left in the session, which the checker discards
+    f"SELECT pg_advisory_lock(4242); {SOLUTION}",
+    f"PREPARE leftover AS SELECT 1; {SOLUTION}",
+    f"SET search_path = nowhere, public; {SOLUTION}",
+]
+
+
+@pytest.fixture(scope="module")
+def lab(lesson_factory):
+    return lesson_factory("00_getting_started")
+
+
+@pytest.mark.parametrize("answer", WRAPPED, ids=range(len(WRAPPED)))
+def test_an_answer_wrapped_in_begin_commit_is_judged_inside_and_told_so(lab, answer):
+    before = _fingerprint(lab)
+    feedback = NOTES.evaluate(lab.engine, answer)
+    assert feedback.passed, feedback.message
+    assert any("left out your BEGIN" in note for note in feedback.notes)
+    assert _fingerprint(lab) == before
+    assert not lab.value("SELECT to_regclass('notes') IS NOT NULL")
+
+
+@pytest.mark.parametrize("answer", REFUSED, ids=range(len(REFUSED)))
+def test_transaction_control_anywhere_else_is_refused_and_changes_nothing(lab, answer):
+    before = _fingerprint(lab)
+    feedback = NOTES.evaluate(lab.engine, answer)
+    assert not feedback.passed and feedback.attempted
+    assert any(word in feedback.message for word in ("transaction", "CONCURRENTLY", "VACUUM")), feedback.message
+    assert _fingerprint(lab) == before
+    assert not lab.value("SELECT to_regclass('escaped') IS NOT NULL")
+    assert NOTES.evaluate(lab.engine, SOLUTION).passed
+
+
+@pytest.mark.parametrize("answer", FAILS_ON_THE_SERVER, ids=range(len(FAILS_ON_THE_SERVER)))
+def test_transaction_control_in_procedural_code_fails_and_changes_nothing(lab, answer):
+    before = _fingerprint(lab)
+    feedback = NOTES.evaluate(lab.engine, answer)
+    assert not feedback.passed and "invalid transaction termination" in feedback.message
+    assert _fingerprint(lab) == before
+    assert NOTES.evaluate(lab.engine, SOLUTION).passed
+
+
+@pytest.mark.parametrize("answer", SESSION_STATE, ids=range(len(SESSION_STATE)))
+def test_what_an_answer_leaves_in_its_session_dies_with_it(lab, answer):
+    feedback = NOTES.evaluate(lab.engine, answer)
+    assert feedback.passed, feedback.message
+    with lab.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT pg_try_advisory_lock(4242)")).scalar()
+        conn.execute(sa.text("SELECT pg_advisory_unlock_all()"))
+        assert conn.execute(sa.text("SELECT count(*) FROM pg_prepared_statements WHERE name = 'leftover'")).scalar() == 0
+        assert "nowhere" not in conn.execute(sa.text("SHOW search_path")).scalar()
+
+
+def test_transaction_words_inside_strings_and_bodies_are_not_transaction_control():
+    script = prepare("INSERT INTO t VALUES ('BEGIN; COMMIT;');\n"
+                     "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT 'COMMIT' $$;\n"
+                     "PREPARE q AS SELECT 1")
+    assert len(script.statements) == 3 and not script.notes
+
+
+def test_a_script_the_parser_cannot_read_is_still_split_and_checked():
+    with pytest.raises(ScriptRefused):
+        prepare("SELEC 1; COMMIT; DELETE FROM tags")
