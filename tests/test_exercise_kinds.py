@@ -187,3 +187,14 @@ def test_an_unchanged_database_reuses_the_reference_result(lab):
 
 def test_mistakes_are_plain_data():
     assert Mistake("SELECT 1", "x") == Mistake("SELECT 1", "x")
+
+
+def test_an_include_column_used_as_a_key_is_explained(lab):
+    from pglab.exercises import PlanExercise, uses_index_on
+
+    exercise = PlanExercise("00_getting_started", "probe_include", task="t", hints=["h"], mistakes=[],
+                            solution="CREATE INDEX ON comments (created_at)",
+                            target="SELECT * FROM comments WHERE created_at >= '2025-12-30'",
+                            plan_requirements=[uses_index_on("comments")])
+    message = exercise.evaluate(lab.engine, "CREATE INDEX ON comments (post_id) INCLUDE (created_at)").message
+    assert "only as an INCLUDE column" in message and "created_at" in message

@@ -78,7 +78,7 @@ class User(Timestamps, SoftDelete, Base):
 
     @validates("email")
     def _check_email(self, _key: str, value: str) -> str:
-        if not EMAIL.match(value or ""):
+        if not EMAIL.fullmatch(value or ""):  # match() would let "a@b.c\n" through: in Python, $ matches before a final newline
             raise ValueError(f"{value!r} is not an email address")
         return value.lower()
 

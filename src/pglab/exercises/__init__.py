@@ -14,7 +14,7 @@ from .bound import BoundExercise, LessonExercises
 from .dataloader import BatchFunctionExercise
 from .feedback import Feedback
 from .plan import PlanExercise, no_node, no_seq_scan_on, uses_index_on
-from .probes import accepts, default_evaluated_per_insert, has_column, has_index, probe, probe_value, rejects
+from .probes import accepted_values, accepts, default_evaluated_per_insert, has_column, has_index, probe, probe_value, rejects
 from .result import ResultExercise
 from .schema import SchemaExercise
 from .statements import StatementCountExercise, counted_by_value, lists_in_any_order, soft_deleted_keys, sorted_list
@@ -27,7 +27,7 @@ KINDS = (ResultExercise, SchemaExercise, PlanExercise, StatementCountExercise, B
 __all__ = [
     "BatchFunctionExercise", "BoundExercise", "Check", "ErrorHint", "Exercise", "Feedback", "KINDS",
     "LessonExercises", "Mistake", "PlanExercise", "ResultExercise", "SchemaExercise", "StatementCountExercise",
-    "Trial", "accepts", "all_exercises", "counted_by_value", "default_evaluated_per_insert", "for_lesson",
+    "Trial", "accepted_values", "accepts", "all_exercises", "counted_by_value", "default_evaluated_per_insert", "for_lesson",
     "has_column", "has_index", "listing", "lists_in_any_order", "no_node", "no_seq_scan_on", "probe", "probe_value",
     "rejects", "soft_deleted_keys", "sorted_list", "uses_index_on",
 ]

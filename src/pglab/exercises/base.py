@@ -25,6 +25,9 @@ from .learner_sql import STATEMENT_TIMEOUT_MS, LOCK_TIMEOUT_MS, Script, ScriptRe
 from .results import ResultSet
 
 
+SLOW_ANSWER_S = 0.5  # a check answers in well under this; a slower one says the time is the answer's own
+
+
 class NotAttempted(Exception):
     """The learner's function still raises NotImplementedError."""
 
@@ -79,6 +82,7 @@ class ErrorHint:
 
     pattern: str
     advice: str | Callable[[Trial], str | None]
+    replaces_server_hint: bool = False  # the server's own HINT would mislead a learner here
 
     def applies(self, message: str) -> bool:
         return re.search(self.pattern, message, re.I | re.S) is not None
@@ -95,7 +99,7 @@ def _recursion(trial: Trial) -> str:
 
 # Advice every exercise gives, after its own.
 GENERAL_ERROR_HINTS: tuple[ErrorHint, ...] = (
-    ErrorHint(r"stack depth limit exceeded", _recursion),
+    ErrorHint(r"stack depth limit exceeded", _recursion, replaces_server_hint=True),
     ErrorHint(r"canceling statement due to statement timeout",
               f"It was stopped after {STATEMENT_TIMEOUT_MS // 1000} s: is a join condition missing?"),
     ErrorHint(r"canceling statement due to lock timeout",
@@ -229,34 +233,50 @@ class Exercise(ABC):
     # -- shared by the kinds ---------------------------------------------------------------------------
 
     def run_learner(self, trial: Trial, sql: str) -> Any:
-        """Run the learner's SQL in a savepoint: a failure rolls back to it (the checker's setup stays) and
-        raises LearnerSqlError for `sql_failure`."""
+        """Run the learner's SQL (see `learner_step`); returns the psycopg cursor."""
+        return self.learner_step(trial, sql, lambda: run_script(trial.conn, sql))  # type: ignore[arg-type]
+
+    def learner_step(self, trial: Trial, sql: str, action: Callable[[], T]) -> T:
+        """Do what runs the learner's SQL in a savepoint: a failure rolls back to it (the checker's setup stays)
+        and raises LearnerSqlError for `sql_failure`. A slow answer is told that the time was its own."""
         assert trial.conn is not None
         savepoint = trial.conn.begin_nested()
+        started = time.perf_counter()
         try:
-            cursor = run_script(trial.conn, sql)
+            value = action()
         except Exception as error:
             savepoint.rollback()
             if is_database_error(error):
                 raise LearnerSqlError(error, sql) from error
             raise
         savepoint.commit()
-        return cursor
+        seconds = time.perf_counter() - started
+        if seconds > SLOW_ANSWER_S and trial.script is not None:
+            trial.script.notes.append(f"(Your SQL itself took {seconds:.1f} s of this check; the checking took "
+                                      "milliseconds.)")
+        return value
 
     def sql_failure(self, trial: Trial, failure: LearnerSqlError) -> str:
-        """The server's message (with where in the SQL) and the advice that matches it."""
+        """The server's message (with where in the SQL); `with_advice` adds what matches it."""
         trial.error = failure.error
-        message = short_message(failure.error, failure.sql)
+        return self.with_advice(trial, f"your SQL failed: {short_message(failure.error, failure.sql)}")
+
+    def with_advice(self, trial: Trial, problem: str) -> str:
+        """The problem with the advice of every error hint that matches a server message in it (the learner's own
+        statement failed, or a probe of the schema did)."""
         advice = []
         for hint in self.error_hints:
-            if hint.applies(message):
+            if hint.applies(problem):
                 said = hint.say(trial)
                 if said:
                     advice.append(said)
-        return f"your SQL failed: {message}" + (("\n" + "\n".join(advice)) if advice else "")
+                if hint.replaces_server_hint:
+                    problem = re.sub(r"\nHINT: [^\n]*", "", problem)
+        return problem + (("\n" + "\n".join(advice)) if advice else "")
 
     def diagnose(self, trial: Trial, problem: str) -> str:
-        """A wrong answer's problem, with what the diagnoses found (they run in the same transaction)."""
+        """A wrong answer's problem, with what the diagnoses found (they run in the same transaction) and the
+        advice for any server message in it."""
         found = []
         for diagnosis in self.diagnoses:
             try:
@@ -265,7 +285,7 @@ class Exercise(ABC):
                 said = None
             if said:
                 found.append(said)
-        return problem + ("" if not found else " " + " ".join(found))
+        return self.with_advice(trial, problem + ("" if not found else " " + " ".join(found)))
 
     def _cache_key(self, key: str) -> tuple[Any, ...]:
         return (self.lesson, self.name, key, repr(self.solution_answer), self.setup)

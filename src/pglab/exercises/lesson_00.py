@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from . import (
     Mistake, PlanExercise, ResultExercise, SchemaExercise, StatementCountExercise, accepts, counted_by_value,
-    has_column, rejects, uses_index_on,
+    default_evaluated_per_insert, has_column, rejects, uses_index_on,
 )
 
 LESSON = "00_getting_started"
@@ -42,6 +42,26 @@ LIMIT 5
             "SELECT u.email FROM users u JOIN posts p ON p.user_id = u.id GROUP BY u.email ORDER BY count(*) DESC LIMIT 5",
             "1 column",
         ),
+        Mistake(
+            "SELECT * FROM (SELECT u.email, count(*) AS posts FROM users u JOIN posts p ON p.user_id = u.id "
+            "GROUP BY u.email ORDER BY posts DESC LIMIT 5) AS top",
+            "no ORDER BY at its outer level",
+        ),
+        Mistake(
+            "SELECT u.email, count(*)::text AS posts FROM users u JOIN posts p ON p.user_id = u.id "
+            "GROUP BY u.email ORDER BY count(*) DESC LIMIT 5",
+            "holds text values",
+        ),
+    ],
+    alternatives=[
+        "SELECT email, count(p.id) FROM posts p JOIN users u ON u.id = p.user_id GROUP BY email ORDER BY 2 DESC "
+        "FETCH FIRST 5 ROWS ONLY",
+        "SELECT u.email, n FROM (SELECT user_id, count(*) AS n FROM posts GROUP BY user_id ORDER BY n DESC LIMIT 5) "
+        "AS top JOIN users u ON u.id = top.user_id ORDER BY n DESC",
+        "SELECT (SELECT email FROM users WHERE id = user_id), count(*)::bigint AS n FROM posts GROUP BY user_id "
+        "ORDER BY n DESC LIMIT 5",
+        "WITH counted AS (SELECT user_id, count(*) AS n, rank() OVER (ORDER BY count(*) DESC) AS r FROM posts "
+        "GROUP BY user_id) SELECT u.email, c.n FROM counted c JOIN users u ON u.id = c.user_id WHERE r <= 5 ORDER BY r",
     ],
 )
 
@@ -72,17 +92,22 @@ CREATE TABLE notes (
         has_column("notes", "user_id", type="uuid", not_null=True),
         has_column("notes", "body", not_null=True),
         has_column("notes", "created_at", type="timestamptz", not_null=True, has_default=True),
+        default_evaluated_per_insert("notes", "created_at"),
         accepts(
-            "INSERT INTO notes (user_id, body) SELECT id, 'hello' FROM users ORDER BY created_at LIMIT 1",
+            "INSERT INTO notes (user_id, body) SELECT id, 'hello' FROM users ORDER BY email LIMIT 1",
             why="a note needs only its user and body (the rest has defaults)",
         ),
         rejects(
             "INSERT INTO notes (user_id, body) VALUES ('00000000-0000-0000-0000-000000000000', 'orphan')",
             why="user_id must reference an existing user (a foreign key)",
         ),
+        accepts(
+            "INSERT INTO notes (user_id, body) SELECT id, 'one of two' FROM users ORDER BY email LIMIT 2",
+            why="each new note gets an id of its own from the database (a default evaluated at every insert)",
+        ),
         rejects(
             "INSERT INTO notes (id, user_id, body) SELECT '00000000-0000-0000-0000-000000000001', id, 'x' "
-            "FROM users ORDER BY created_at LIMIT 2",
+            "FROM users ORDER BY email LIMIT 2",
             why="id must be unique (a primary key)",
         ),
     ],
@@ -103,6 +128,26 @@ CREATE TABLE notes (
             "body text NOT NULL, created_at timestamp NOT NULL DEFAULT now())",
             "should be of type timestamp with time zone",
         ),
+        Mistake(
+            "CREATE TABLE notes (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), user_id uuid NOT NULL REFERENCES users(id), "
+            "body text NOT NULL, created_at timestamptz NOT NULL DEFAULT 'now')",
+            "is a constant",
+        ),
+        Mistake(
+            "CREATE TABLE notes (id uuid PRIMARY KEY DEFAULT '00000000-0000-0000-0000-00000000000a', "
+            "user_id uuid NOT NULL REFERENCES users(id), body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())",
+            "an id of its own",
+        ),
+    ],
+    alternatives=[
+        "CREATE TABLE notes (id uuid DEFAULT gen_random_uuid() PRIMARY KEY, user_id uuid NOT NULL REFERENCES users "
+        "DEFERRABLE INITIALLY DEFERRED, body text NOT NULL, created_at timestamptz(3) NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+        "CREATE TABLE notes (id uuid NOT NULL DEFAULT gen_random_uuid(), user_id uuid NOT NULL, body text NOT NULL, "
+        "created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL, PRIMARY KEY (id), "
+        "FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE)",
+        "CREATE TABLE public.notes (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), "
+        "user_id uuid NOT NULL CONSTRAINT notes_user_fk REFERENCES users (id), body varchar NOT NULL, "
+        "created_at timestamptz NOT NULL DEFAULT transaction_timestamp())",
     ],
 )
 
@@ -126,6 +171,12 @@ thousand. Create an index so that its plan uses an index on `comments` instead o
     mistakes=[
         Mistake("CREATE INDEX ON comments (post_id)", "Seq Scan"),
         Mistake("CREATE INDEX ON comments (user_id, created_at)", "Seq Scan"),
+        Mistake("CREATE INDEX ON comments (date_trunc('day', created_at AT TIME ZONE 'UTC'))", "Seq Scan"),
+    ],
+    alternatives=[
+        "CREATE INDEX ON comments (created_at DESC)",
+        "CREATE INDEX comments_by_time ON comments (created_at, user_id)",
+        "create index on comments using btree (created_at) include (body)",
     ],
 )
 
@@ -170,6 +221,48 @@ def answer(session):
 """
 
 
+# In the dataset the 10 earliest users all wrote posts, so an inner join would pass by luck: the check adds an
+# earliest user without posts (inside its rolled-back transaction).
+_EARLIEST_WITHOUT_POSTS = """
+INSERT INTO users (email, password_hash, created_at, updated_at)
+VALUES ('nobody.yet@example.com', 'x', '2020-12-31 00:00+00', '2020-12-31 00:00+00')
+"""
+
+_INNER_JOIN = """
+import sqlalchemy as sa
+from pglab.models import Post, User
+
+def answer(session):
+    earliest = sa.select(User.id).order_by(User.created_at).limit(10).scalar_subquery()
+    rows = session.execute(
+        sa.select(User.email, sa.func.count(Post.id)).join(Post, Post.user_id == User.id)
+        .where(User.id.in_(earliest)).group_by(User.email)
+    )
+    return {email: count for email, count in rows}
+"""
+
+_SELECTINLOAD = """
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+from pglab.models import User
+
+def answer(session):
+    users = session.scalars(
+        sa.select(User).order_by(User.created_at).limit(10).options(selectinload(User.posts))
+    ).all()
+    return {user.email: len(user.posts) for user in users}
+"""
+
+_SUBQUERY_COUNT = """
+import sqlalchemy as sa
+from pglab.models import Post, User
+
+def answer(session):
+    posts = sa.select(sa.func.count()).where(Post.user_id == User.id).correlate(User).scalar_subquery()
+    rows = session.execute(sa.select(User.email, posts).order_by(User.created_at).limit(10))
+    return dict(rows.all())
+"""
+
 post_counts = StatementCountExercise(
     LESSON,
     "post_counts",
@@ -185,12 +278,16 @@ Write `answer(session)` returning `{email: number of posts}` for the 10 earliest
         "selectinload(User.posts).",
     ],
     solution=_EARLIEST_USERS_POSTS,
+    setup=_EARLIEST_WITHOUT_POSTS,
     max_statements=2,
     normalise=counted_by_value,
     explanation="Counting in SQL (or eager loading) keeps the number of statements constant, whatever the number of users.",
     mistakes=[
         Mistake(_N_PLUS_ONE, "11 statements"),
         Mistake(_COUNTS_COMMENTS, "different result"),
+        Mistake(_INNER_JOIN, "Missing key 'nobody.yet@example.com'"),
+    ],
+    alternatives=[_SELECTINLOAD, _SUBQUERY_COUNT
     ],
 )
 

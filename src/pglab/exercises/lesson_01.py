@@ -25,7 +25,8 @@ CREATE TABLE documents (
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 INSERT INTO documents (title, body, created_at, updated_at)
-VALUES ('first', 'draft', '2020-01-01 00:00+00', '2020-01-01 00:00+00');
+VALUES ('first', 'draft', '2020-01-01 00:00+00', '2020-01-01 00:00+00'),
+       ('untitled', NULL, '2020-01-01 00:00+00', '2020-01-01 00:00+00');
 """
 
 # The notebook's section 4 creates this function in the lesson's database; the check creates it too, so
@@ -137,6 +138,19 @@ def _updated_at_moves_on_title(trial: Trial) -> str | None:
     return None
 
 
+def _updated_at_moves_from_null(trial: Trial) -> str | None:
+    conn = trial.conn
+    assert conn is not None
+    error, moved = _moved(conn, "UPDATE documents SET body = 'written' WHERE title = 'untitled'", title="untitled")
+    if error is not None:
+        return f"filling in an empty document failed with your trigger: {short_message(error)}"
+    if not moved:
+        return ("updated_at did not move when a document's body went from NULL to 'written'. A comparison with <> "
+                "is NULL, not true, when one side is NULL: compare with IS DISTINCT FROM, which treats NULL as a "
+                "value (as a whole-row comparison of OLD and NEW does).")
+    return None
+
+
 def _updated_at_stays_on_noop(trial: Trial) -> str | None:
     conn = trial.conn
     assert conn is not None
@@ -207,6 +221,7 @@ already: reuse it, or give yours another name (or write `CREATE OR REPLACE FUNCT
     requirements=[
         _updated_at_moves,
         _updated_at_moves_on_title,
+        _updated_at_moves_from_null,
         _updated_at_stays_on_noop,
         accepts("INSERT INTO documents (title) VALUES ('second')", why="inserting a document must keep working"),
     ],
@@ -227,6 +242,34 @@ already: reuse it, or give yours another name (or write `CREATE OR REPLACE FUNCT
                 + "CREATE TRIGGER documents_touch BEFORE UPDATE ON documents FOR EACH ROW "
                   "WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION touch_updated_at();",
                 "CREATE OR REPLACE FUNCTION"),
+        Mistake(_trigger("BEFORE", "UPDATE", when="WHEN (OLD.body <> NEW.body OR OLD.title <> NEW.title)"),
+                "IS DISTINCT FROM"),
+        Mistake("""
+CREATE OR REPLACE FUNCTION documents_touch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN UPDATE documents SET updated_at = now() WHERE id = NEW.id; RETURN NEW; END $$;
+CREATE TRIGGER documents_touch AFTER UPDATE ON documents FOR EACH ROW EXECUTE FUNCTION documents_touch();
+""", "fires it again"),
+    ],
+    alternatives=[
+        "CREATE TRIGGER documents_touched BEFORE UPDATE ON documents FOR EACH ROW "
+        "WHEN (OLD IS DISTINCT FROM NEW) EXECUTE FUNCTION touch_updated_at()",
+        # A whole-row comparison treats NULL as a value (unlike OLD.body <> NEW.body): right too.
+        _trigger("BEFORE", "UPDATE", when="WHEN (OLD.* <> NEW.*)"),
+        """
+CREATE OR REPLACE FUNCTION keep_current() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW IS DISTINCT FROM OLD THEN
+    NEW.updated_at = clock_timestamp();
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER keep_current BEFORE UPDATE ON documents FOR EACH ROW EXECUTE PROCEDURE keep_current();
+""",
+        "CREATE TRIGGER t BEFORE UPDATE OF title, body ON documents FOR EACH ROW "
+        "WHEN (OLD.title IS DISTINCT FROM NEW.title OR OLD.body IS DISTINCT FROM NEW.body) "
+        "EXECUTE FUNCTION touch_updated_at()",
+        "BEGIN; CREATE TRIGGER t BEFORE UPDATE ON documents FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) "
+        "EXECUTE FUNCTION touch_updated_at(); COMMIT;",
     ],
 )
 
@@ -345,6 +388,14 @@ account can sign up again. Its plain `UNIQUE` is the constraint `accounts_email_
         Mistake(_DROP_KEY + "CREATE UNIQUE INDEX ON accounts (lower(email), deleted_at) NULLS NOT DISTINCT",
                 "same deleted_at"),
     ],
+    alternatives=[
+        "ALTER TABLE accounts DROP CONSTRAINT accounts_email_key; "
+        "CREATE UNIQUE INDEX ON accounts (upper(email)) WHERE deleted_at IS NULL",
+        "ALTER TABLE accounts DROP CONSTRAINT accounts_email_key, "
+        "ADD CONSTRAINT one_live_email EXCLUDE USING btree (lower(email) WITH =) WHERE (deleted_at IS NULL)",
+        "ALTER TABLE accounts DROP CONSTRAINT IF EXISTS accounts_email_key; "
+        "CREATE UNIQUE INDEX live_email ON accounts (lower(email::text)) WHERE deleted_at IS NULL",
+    ],
 )
 
 
@@ -385,6 +436,12 @@ ALTER TABLE members
         rejects(_member("'Moderator'"), why="roles are compared exactly, as the old CHECK did: 'Moderator' "
                                             "is not one of them"),
         rejects(_member("'mod'"), why="only the role 'moderator' is new: 'mod' must still be rejected"),
+        rejects(_member("'moderators'"), why="a role must be one of the list, whole: 'moderators' is not 'moderator' "
+                                             "(a pattern needs both ^ and $ to match the whole value)"),
+        rejects(_member("'administrator'"), why="a role must be one of the list, whole: 'administrator' is not "
+                                                "'admin' (a pattern needs both ^ and $ to match the whole value)"),
+        rejects(_member("'xmoderator'"), why="a role must be one of the list, whole: 'xmoderator' is not "
+                                             "'moderator' (a pattern needs both ^ and $ to match the whole value)"),
         accepts(_member("'admin'"), why="'admin' must stay valid"),
         accepts(_member("'user'"), why="'user' must stay valid"),
         rejects(_member("NULL"), why="role must stay required"),
@@ -404,7 +461,7 @@ ALTER TABLE members
         Mistake(
             "ALTER TABLE members DROP CONSTRAINT members_role_check, "
             "ADD CHECK (role IN ('user', 'moderator'))",
-            "violated by some row",
+            "A row already in members breaks your CHECK",
         ),
         Mistake("ALTER TABLE members DROP CONSTRAINT members_role_check, ADD CHECK (role <> 'superuser')",
                 "'editor'"),
@@ -412,6 +469,22 @@ ALTER TABLE members
                 "ADD CHECK (lower(role) IN ('user', 'admin', 'moderator'))", "'Moderator' is not one of them"),
         Mistake("ALTER TABLE members DROP CONSTRAINT members_role_check, "
                 "ADD CHECK (role IN ('user', 'admin') OR role LIKE 'mod%')", "'mod' must still be rejected"),
+        Mistake("ALTER TABLE members DROP CONSTRAINT members_role_check, "
+                "ADD CHECK (role ~ '^(user|admin|moderator)')", "'moderators' is not 'moderator'"),
+        Mistake("ALTER TABLE members DROP CONSTRAINT members_role_check, "
+                "ADD CHECK (role ~ '(user|admin|moderator)$')", "'superuser'"),
+    ],
+    alternatives=[
+        "ALTER TABLE members DROP CONSTRAINT members_role_check;\n"
+        "ALTER TABLE members ADD CONSTRAINT members_role_check "
+        "CHECK (role = ANY (ARRAY['user', 'admin', 'moderator']::text[])) NOT VALID;\n"
+        "ALTER TABLE members VALIDATE CONSTRAINT members_role_check;",
+        "ALTER TABLE members DROP CONSTRAINT members_role_check, ADD CHECK (role ~ '^(user|admin|moderator)$')",
+        "CREATE TABLE roles (name text PRIMARY KEY); INSERT INTO roles VALUES ('user'), ('admin'), ('moderator'); "
+        "ALTER TABLE members DROP CONSTRAINT members_role_check, ADD FOREIGN KEY (role) REFERENCES roles (name)",
+        "CREATE TYPE member_role AS ENUM ('user', 'admin', 'moderator'); "
+        "ALTER TABLE members DROP CONSTRAINT members_role_check, ALTER COLUMN role DROP DEFAULT, "
+        "ALTER COLUMN role TYPE member_role USING role::member_role, ALTER COLUMN role SET DEFAULT 'user'",
     ],
 )
 
@@ -451,6 +524,14 @@ ordered by `id`. Careful: Paris is one hour ahead of UTC in winter, two in summe
                 "ORDER BY id", "the task asks for a timestamp without time zone"),
         Mistake("SET LOCAL TimeZone = 'Europe/Paris'; SELECT id, title, starts_at FROM meetings ORDER BY id",
                 "the task asks for a timestamp without time zone"),
+        Mistake("SELECT id, title, to_char(starts_at AT TIME ZONE 'Europe/Paris', 'YYYY-MM-DD HH24:MI:SS') "
+                "FROM meetings ORDER BY id", "is of type text"),
+        Mistake("SELECT id, title, starts_at AT TIME ZONE 'Europe/Paris' FROM meetings", "no ORDER BY"),
+    ],
+    alternatives=[
+        "SELECT id, title, timezone('Europe/Paris', starts_at) AS local FROM meetings ORDER BY 1",
+        "SET LOCAL TimeZone = 'Europe/Paris'; SELECT id, title, starts_at::timestamp FROM meetings ORDER BY id",
+        "SELECT m.id, m.title, (m.starts_at AT TIME ZONE 'Europe/Paris')::timestamp(0) FROM meetings m ORDER BY m.id",
     ],
 )
 

@@ -115,6 +115,13 @@ without reading the whole table.
         Mistake("CREATE INDEX ON comments ((user_id::text))", "on an expression"),
         Mistake("CREATE INDEX ON users (id, email)", "Seq Scan"),
     ],
+    alternatives=[
+        "CREATE INDEX ON comments (user_id, created_at)",
+        "CREATE INDEX ON comments USING hash (user_id)",
+        "CREATE INDEX ON comments (user_id) WHERE user_id IS NOT NULL",
+        "CREATE INDEX comments_author ON comments (user_id) INCLUDE (post_id)",
+        "create index idx_comments_user_id on public.comments using btree (user_id desc nulls last)",
+    ],
 )
 
 # ---------------------------------------------------------------- a result: the junction table
@@ -169,6 +176,16 @@ LIMIT 5
                WHERE t.name <> 'rust' GROUP BY t.name ORDER BY count(*) DESC LIMIT 5""",
             "first missing row",
         ),
+    ],
+    alternatives=[
+        """SELECT t.name, count(*) FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
+           WHERE pt.post_id IN (SELECT post_id FROM post_tags WHERE tag_id = (SELECT id FROM tags WHERE name = 'rust'))
+             AND t.name <> 'rust'
+           GROUP BY t.name ORDER BY 2 DESC LIMIT 5""",
+        """WITH rust_posts AS (SELECT pt.post_id FROM post_tags pt JOIN tags t ON t.id = pt.tag_id WHERE t.name = 'rust')
+           SELECT t.name AS tag, count(DISTINCT pt.post_id) AS n FROM rust_posts r
+           JOIN post_tags pt USING (post_id) JOIN tags t ON t.id = pt.tag_id
+           WHERE t.name != 'rust' GROUP BY t.name ORDER BY n DESC FETCH FIRST 5 ROWS ONLY""",
     ],
 )
 
@@ -240,6 +257,15 @@ CREATE TABLE user_settings (
             "must reference an existing user",
         ),
         Mistake("CREATE TABLE user_settings (user_id uuid UNIQUE REFERENCES users(id), theme text)", "NOT NULL"),
+    ],
+    alternatives=[
+        "CREATE TABLE user_settings (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+        "user_id uuid NOT NULL UNIQUE REFERENCES users (id) ON DELETE CASCADE, theme text)",
+        "CREATE TABLE user_settings (user_id uuid NOT NULL, theme text, "
+        "CONSTRAINT one_per_user UNIQUE (user_id) DEFERRABLE INITIALLY DEFERRED, "
+        "FOREIGN KEY (user_id) REFERENCES users DEFERRABLE INITIALLY DEFERRED)",
+        "CREATE TABLE user_settings (user_id uuid PRIMARY KEY, theme varchar(20) DEFAULT 'light'); "
+        "ALTER TABLE user_settings ADD FOREIGN KEY (user_id) REFERENCES users (id)",
     ],
 )
 
@@ -329,6 +355,13 @@ be unassigned), and deleting a user keeps their tasks but unassigns them.
             "a task may be unassigned",
         ),
         Mistake("CREATE INDEX ON tasks (assignee_id)", "must reference an existing user"),
+    ],
+    alternatives=[
+        "ALTER TABLE tasks ADD CONSTRAINT tasks_assignee_fkey FOREIGN KEY (assignee_id) REFERENCES users "
+        "ON DELETE SET NULL (assignee_id)",
+        "ALTER TABLE tasks ADD FOREIGN KEY (assignee_id) REFERENCES users(id) ON DELETE SET NULL NOT VALID",
+        "ALTER TABLE tasks ADD FOREIGN KEY (assignee_id) REFERENCES users(id) ON UPDATE CASCADE ON DELETE SET NULL "
+        "DEFERRABLE INITIALLY DEFERRED; CREATE INDEX ON tasks (assignee_id)",
     ],
 )
 

@@ -2,8 +2,10 @@
 constraint that backs an ORM validation."""
 from __future__ import annotations
 
+from ..models import EMAIL
 from . import (
-    Mistake, ResultExercise, SchemaExercise, StatementCountExercise, accepts, lists_in_any_order, rejects, sorted_list,
+    Mistake, ResultExercise, SchemaExercise, StatementCountExercise, Trial, accepted_values, accepts,
+    lists_in_any_order, rejects, sorted_list,
 )
 
 LESSON = "03_orm_models"
@@ -76,6 +78,33 @@ Write `answer(session)` returning `{post title: list of its tag names}` for **ev
         Mistake(_TAGS_LAZY, "6 statements"),
         Mistake(_TAGS_INNER_JOIN, "Missing key"),
     ],
+    alternatives=[
+        f"""
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+from pglab.models import Post, User
+
+def answer(session):
+    user = session.scalars(sa.select(User).where(User.email == "{AUTHOR}")
+                           .options(joinedload(User.posts).joinedload(Post.tags))).unique().one()
+    return {{post.title: [tag.name for tag in post.tags] for post in user.posts}}
+""",
+        f"""
+import sqlalchemy as sa
+
+def answer(session):
+    rows = session.execute(sa.text(
+        "SELECT p.title, t.name FROM users u JOIN posts p ON p.user_id = u.id "
+        "LEFT JOIN post_tags pt ON pt.post_id = p.id LEFT JOIN tags t ON t.id = pt.tag_id "
+        "WHERE u.email = :email"), {{"email": "{AUTHOR}"}})
+    result = {{}}
+    for title, tag in rows:
+        result.setdefault(title, [])
+        if tag is not None:
+            result[title].append(tag)
+    return result
+""",
+    ],
 )
 
 
@@ -135,6 +164,16 @@ ORM query (`select(User...)`) in one statement.
         Mistake(_DELETED_ADMINS_HIDDEN, "You returned 0 items, expected 7"),
         Mistake(_ALL_ADMINS, "You returned 1017 items, expected 7"),
     ],
+    alternatives=["""
+from sqlalchemy import select
+from pglab.models import User
+
+def answer(session):
+    admins = session.scalars(
+        select(User).where(User.role == "admin").where(User.deleted_at != None)  # noqa: E711
+        .order_by(User.email).execution_options(include_deleted=True))
+    return [admin.email for admin in admins]
+"""],
 )
 
 
@@ -161,6 +200,10 @@ through the lab's session: two columns, each role and then its number of users t
         Mistake("SELECT role, count(*) FROM users WHERE deleted_at = NULL GROUP BY role", "your result has 0 rows"),
         Mistake("SELECT role, count(*) FROM users WHERE deleted_at IS NOT NULL GROUP BY role", "first missing row"),
     ],
+    alternatives=[
+        "SELECT role, count(*) FILTER (WHERE deleted_at IS NULL) FROM users GROUP BY role",
+        "SELECT users.role, count(users.id) FROM users WHERE users.deleted_at IS NULL GROUP BY users.role ORDER BY 1",
+    ],
 )
 
 
@@ -168,9 +211,9 @@ through the lab's session: two columns, each role and then its number of users t
 
 
 def _literal(email: str) -> str:
-    """A SQL literal for the address; a tab is written E'...\\t...' so the probe stays readable."""
-    if "\t" in email:
-        return "E'" + email.replace("\t", "\\t") + "'"
+    """A SQL literal for the address; a tab or a newline is written E'...\\t...' so the probe stays readable."""
+    if "\t" in email or "\n" in email:
+        return "E'" + email.replace("\t", "\\t").replace("\n", "\\n") + "'"
     return f"'{email}'"
 
 
@@ -188,8 +231,31 @@ REJECTED_EMAILS: dict[str, str] = {
     "ada@example.": "an address that ends with the dot (nothing after it) must be rejected",
     "ada@.com": "an address with nothing between the @ and the dot must be rejected",
     "ada\tlovelace@example.com": "an address with a tab (\\s is any white space, not only a space) must be rejected",
+    "ada@example.com\n": "an address with a newline at its end must be rejected (PostgreSQL's $ is the end of the value)",
 }
 ACCEPTED_EMAIL = "ada.lovelace@example.com"
+
+# Beyond the classes above: every combination of these parts (ASCII only: Python's \\s and the server's agree on
+# ASCII white space). The model's pattern decides which must be rejected; a CHECK must agree on every one.
+_LOCALS = ["", "ada", "a.b", "a-b+c", "a b", "a\tb", "a\nb", "a@b"]
+_DOMAINS = ["", "example", "example.", ".com", "example.com", "a.b.c", "x.y", "exa mple.com", "ex\tample.com",
+            "example..com", "example.com ", "@example.com", "example.c0m", "-.-"]
+EMAIL_CORPUS = sorted({f"{local}@{domain}" for local in _LOCALS for domain in _DOMAINS}
+                      | {"no-at-sign", "", " ", "ada@@example.com", "ada.example.com", "@", "a@b@c.d",
+                         "ada@example.com\n", "\nada@example.com"})
+
+
+def _agrees_with_the_model(trial: Trial) -> str | None:
+    assert trial.conn is not None
+    accepted = accepted_values(trial.conn, "INSERT INTO users (email, password_hash) VALUES ($1, 'x')", EMAIL_CORPUS)
+    for email in EMAIL_CORPUS:
+        model_accepts = EMAIL.fullmatch(email) is not None
+        if accepted[email] != model_accepts:
+            verdict, model = ("accepts", "rejects") if accepted[email] else ("rejects", "accepts")
+            return (f"your constraint {verdict} {email!r}, which the model's pattern {model}: the two must agree on "
+                    "every address, or a row the ORM refuses still gets in (or one it allows is refused).")
+    return None
+
 
 email_check = SchemaExercise(
     LESSON,
@@ -216,6 +282,7 @@ addresses; the model's own pattern agrees with each verdict:
     requirements=[
         *(rejects(_insert(email), why=why) for email, why in REJECTED_EMAILS.items()),
         accepts(_insert(ACCEPTED_EMAIL), why="a well-formed address must still be accepted"),
+        _agrees_with_the_model,
     ],
     explanation=(
         "Now the rule holds whatever path the data takes: ORM, bulk statement, psql or another service. "
@@ -230,6 +297,16 @@ addresses; the model's own pattern agrees with each verdict:
         Mistake("ALTER TABLE users ADD CHECK (email ~ '^[^@\\s]+@[^@\\s]*\\.[^@\\s]+$')",
                 "nothing between the @ and the dot"),
         Mistake("ALTER TABLE users ADD CHECK (email ~ '^[^@ ]+@[^@ ]+\\.[^@ ]+$')", "with a tab"),
+        Mistake("ALTER TABLE users ADD CHECK (email ~ '^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+')",
+                "newline at its end"),
+        Mistake("ALTER TABLE users ADD CHECK (email ~ '^\\S+@\\S+\\.\\S+$')", "two @"),
+    ],
+    alternatives=[
+        "ALTER TABLE users ADD CONSTRAINT email_shape CHECK (email ~ '^[^@[:space:]]+@[^@[:space:]]+[.][^@[:space:]]+$')",
+        "ALTER TABLE users ADD CHECK (email ~ '\\A[^@\\s]+@[^@\\s]+\\.[^@\\s]+\\Z')",
+        "ALTER TABLE users ADD CHECK (email ~ '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$') NOT VALID",
+        "CREATE DOMAIN email_address AS varchar(255) CHECK (VALUE ~ '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$'); "
+        "ALTER TABLE users ALTER COLUMN email TYPE email_address",
     ],
 )
 

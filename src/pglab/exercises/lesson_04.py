@@ -96,6 +96,17 @@ sending **at most 2** statements.
         Mistake(_USERS_WITH_POSTS_JOIN_LIMIT, "different result"),
         Mistake(_USERS_WITH_POSTS_INCLUDING_DELETED, "a soft-deleted user"),
     ],
+    alternatives=["""
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+from pglab.models import User
+
+def answer(session):
+    users = session.scalars(
+        sa.select(User).options(joinedload(User.posts)).order_by(User.created_at.desc()).limit(50)
+    ).unique().all()
+    return {user.email: [post.title for post in user.posts] for user in users}
+"""],
 )
 
 
@@ -165,6 +176,24 @@ many-to-many relationship.
         Mistake(_POST_TAG_NAMES_LAZY, "21 statements"),
         Mistake(_POST_TAG_NAMES_INNER_JOIN, "Missing key"),
     ],
+    alternatives=["""
+import sqlalchemy as sa
+from pglab.models import Post, Tag, post_tags
+
+def answer(session):
+    recent = sa.select(Post.id).order_by(Post.created_at.desc()).limit(20).subquery()
+    rows = session.execute(
+        sa.select(recent.c.id, Tag.name)
+        .outerjoin(post_tags, post_tags.c.post_id == recent.c.id)
+        .outerjoin(Tag, Tag.id == post_tags.c.tag_id)
+    )
+    result = {}
+    for post_id, name in rows:
+        result.setdefault(str(post_id), [])
+        if name is not None:
+            result[str(post_id)].append(name)
+    return result
+"""],
 )
 
 
@@ -257,6 +286,14 @@ The checker calls it directly, then through a `DataLoader` with gathered loads.
         Mistake(_EMAILS_BATCH_DICT, "returned a dict"),
         Mistake(_EMAILS_BATCH_SYNC, "async def"),
     ],
+    alternatives=["""
+import sqlalchemy as sa
+from pglab.models import User
+
+async def batch(user_ids, conn):
+    found = dict(conn.execute(sa.select(User.id, User.email).where(User.id.in_(list(user_ids)))).all())
+    return [found.get(key) for key in user_ids]
+"""],
 )
 
 
@@ -305,6 +342,15 @@ CROSS JOIN LATERAL (
             "CROSS JOIN LATERAL (SELECT title FROM posts WHERE user_id = u.id ORDER BY created_at DESC LIMIT 1) p",
             "expected 30",
         ),
+    ],
+    alternatives=[
+        """SELECT email, title FROM (
+             SELECT u.email, p.title, row_number() OVER (PARTITION BY u.id ORDER BY p.created_at DESC) AS n
+             FROM (SELECT id, email FROM users ORDER BY created_at LIMIT 10) u JOIN posts p ON p.user_id = u.id
+           ) ranked WHERE n <= 3""",
+        """SELECT u.email, p.title FROM (SELECT id, email FROM users ORDER BY created_at FETCH FIRST 10 ROWS ONLY) u,
+           LATERAL (SELECT title FROM posts WHERE user_id = u.id ORDER BY created_at DESC LIMIT 3) p
+           ORDER BY u.email""",
     ],
 )
 

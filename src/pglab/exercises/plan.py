@@ -3,6 +3,7 @@ Sort). The answer is either DDL (an index) after which a target query is planned
 return the reference's rows. Plan requirements are checks of the trial, whose `plan` is set."""
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,6 +46,27 @@ def no_node(node_type: str, why: str = "") -> Check:
     return requirement
 
 
+_INCLUDED_COLUMNS = """
+SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text, a.attname
+FROM pg_index AS i
+JOIN pg_attribute AS a ON a.attrelid = i.indrelid
+ AND a.attnum = ANY ((i.indkey::int2[])[i.indnkeyatts:i.indnatts - 1])
+WHERE i.indnatts > i.indnkeyatts AND i.indrelid::regclass::text = ANY(%(tables)s)
+"""
+
+
+def include_column_as_key(trial: Trial) -> str | None:
+    """An index that has the column the query looks up only among its INCLUDE columns."""
+    assert trial.conn is not None and trial.plan is not None
+    query = (trial.plan.sql or "").lower()
+    for index, table, column in trial.conn.exec_driver_sql(_INCLUDED_COLUMNS, {"tables": trial.plan.tables_read()}):
+        if re.search(rf"\b{re.escape(column.lower())}\b", query):
+            return (f"Your index {index} has {column} only as an INCLUDE column: included columns are stored in the "
+                    "index's leaf entries but are not part of its sort order, so the index cannot find rows by "
+                    f"them. Put {column} among the key columns, in the parentheses before INCLUDE.")
+    return None
+
+
 class PlanExercise(ResultExercise):
     """answer_is='ddl': the learner creates something (an index) and `target` is planned.
     answer_is='query': the learner's query is planned, and must return the reference's rows."""
@@ -55,6 +77,7 @@ class PlanExercise(ResultExercise):
     def __init__(self, lesson: str, name: str, *, plan_requirements: Sequence[Check], target: str | None = None,
                  answer_is: str = "ddl", **kwargs: Any) -> None:
         super().__init__(lesson, name, **kwargs)
+        self.diagnoses.append(include_column_as_key)
         assert answer_is in ("ddl", "query")
         assert answer_is == "query" or target, "a ddl plan exercise needs the target query"
         self.plan_requirements = list(plan_requirements)

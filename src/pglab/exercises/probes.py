@@ -42,6 +42,25 @@ def probe_value(conn: Connection, sql: str, query: str | None = None) -> tuple[B
     return None, value
 
 
+def accepted_values(conn: Connection, insert: str, values: Sequence[str]) -> dict[str, bool]:
+    """Which values the schema accepts: `insert` (with $1 for the value) tried for each one, each in a
+    subtransaction that is undone, deferred constraints included, in one round trip for all of them."""
+    body = insert.replace("'", "''")
+    run_script(conn, f"""
+CREATE OR REPLACE FUNCTION pg_temp.pglab_accepts(v text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE '{body}' USING v;
+  SET CONSTRAINTS ALL IMMEDIATE;
+  RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'pglab: undo';
+EXCEPTION
+  WHEN raise_exception THEN RETURN SQLERRM = 'pglab: undo';
+  WHEN OTHERS THEN RETURN false;
+END $$""")
+    rows = conn.exec_driver_sql("SELECT v, pg_temp.pglab_accepts(v) FROM unnest(%(values)s::text[]) AS v",
+                                {"values": list(values)}).all()
+    return {value: bool(accepted) for value, accepted in rows}
+
+
 def rejects(sql: str, *, why: str) -> Check:
     """The schema must make this statement fail (e.g. insert a NULL email)."""
 
@@ -187,5 +206,5 @@ def violating_row(trial: Trial) -> str | None:
     return None
 
 
-__all__ = ["accepts", "default_evaluated_per_insert", "has_column", "has_index", "probe", "probe_value", "rejects",
+__all__ = ["accepted_values", "accepts", "default_evaluated_per_insert", "has_column", "has_index", "probe", "probe_value", "rejects",
            "type_name", "violating_row"]

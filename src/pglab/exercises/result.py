@@ -53,18 +53,7 @@ class ResultExercise(Exercise):
 
     def fetch_learner(self, trial: Trial, script: Script) -> ResultSet:
         assert trial.conn is not None
-        savepoint = trial.conn.begin_nested()
-        try:
-            got = fetch(trial.conn, script.statements)
-        except Exception as error:
-            savepoint.rollback()
-            from ..errors import is_database_error
-
-            if is_database_error(error):
-                raise LearnerSqlError(error, script.text) from error
-            raise
-        savepoint.commit()
-        return got
+        return self.learner_step(trial, script.text, lambda: fetch(trial.conn, script.statements))  # type: ignore[arg-type]
 
     def judge(self, engine: Engine, answer: Any) -> Verdict:
         script = prepare(answer)
