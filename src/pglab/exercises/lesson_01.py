@@ -92,8 +92,8 @@ def _trigger_diagnosis(conn: Connection) -> str:
     """Why a trigger did not move updated_at, read from pg_trigger (tgtype bits: 1 row, 2 before, 16 update)."""
     triggers = [(name, int(kind)) for name, kind in conn.exec_driver_sql(_TRIGGERS).fetchall()]
     if not triggers:
-        return (" A DEFAULT only applies when a row is inserted; to change updated_at on every UPDATE "
-                "you need a trigger.")
+        return (" A DEFAULT is used when an INSERT leaves the column out, never by an UPDATE on its own; to change "
+                "updated_at on every UPDATE you need a trigger.")
     on_update = [(name, kind) for name, kind in triggers if kind & 16]
     if not on_update:
         return " Your trigger does not fire on UPDATE (only on INSERT?): add UPDATE to its events."
@@ -200,17 +200,16 @@ _ALREADY_EXISTS = ErrorHint(
 updated_at_trigger = SchemaExercise(
     LESSON,
     "updated_at_trigger",
-    task=(
-        """
+    task="""
 The table `documents (id, title, body, created_at, updated_at timestamptz NOT NULL DEFAULT now())` holds one
 row, `'first'`, last updated on 2020-01-01. Make `updated_at` keep itself current: an `UPDATE` that changes a
 document sets it to the current time, but an `UPDATE` that changes nothing (`SET body = body`) leaves it
 alone. Inserting documents must keep working. The function `touch_updated_at()` from section 4 exists
 already: reuse it, or give yours another name (or write `CREATE OR REPLACE FUNCTION`).
-"""
-    ),
+""",
     hints=[
-        "A column DEFAULT is used on INSERT only; on UPDATE you need a trigger function that sets "
+        "A column DEFAULT is used when an INSERT leaves the column out, never by an UPDATE on its own: you need a "
+        "trigger function that sets "
         "NEW.updated_at and returns NEW, attached with CREATE TRIGGER ... BEFORE UPDATE ... FOR EACH ROW.",
         "To skip updates that change nothing, give the trigger a condition: WHEN (OLD.* IS DISTINCT FROM NEW.*) "
         "(or compare OLD and NEW inside the function).",
@@ -231,7 +230,7 @@ already: reuse it, or give yours another name (or write `CREATE OR REPLACE FUNCT
         "about to write; an AFTER trigger cannot."
     ),
     mistakes=[
-        Mistake("ALTER TABLE documents ALTER COLUMN updated_at SET DEFAULT now()", "DEFAULT only applies"),
+        Mistake("ALTER TABLE documents ALTER COLUMN updated_at SET DEFAULT now()", "never by an UPDATE on its own"),
         Mistake(_trigger("AFTER", "UPDATE"), "AFTER UPDATE"),
         Mistake(_trigger("BEFORE", "INSERT"), "does not fire on UPDATE"),
         Mistake(_trigger("BEFORE", "UPDATE"), "changed nothing"),
@@ -355,14 +354,12 @@ _DROP_KEY = "ALTER TABLE accounts DROP CONSTRAINT accounts_email_key;\n"
 live_email_unique = SchemaExercise(
     LESSON,
     "live_email_unique",
-    task=(
-        """
+    task="""
 The table `accounts (id, email varchar(255) NOT NULL UNIQUE, deleted_at timestamptz)` uses soft delete. Change
 it so that no two **live** accounts (`deleted_at IS NULL`) share an email, **ignoring case**
 (`Ann@Example.com` is `ann@example.com`), while deleted accounts never block anything: someone who deleted their
 account can sign up again. Its plain `UNIQUE` is the constraint `accounts_email_key`.
-"""
-    ),
+""",
     hints=[
         "The plain UNIQUE counts deleted rows too: drop it (ALTER TABLE accounts DROP CONSTRAINT accounts_email_key).",
         "A unique index can have a WHERE clause (a partial index) and can index an expression such as lower(email).",
@@ -409,13 +406,11 @@ def _member(role: str) -> str:
 add_moderator = SchemaExercise(
     LESSON,
     "add_moderator",
-    task=(
-        """
+    task="""
 The table `members` has `role varchar(20) NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin'))` and two
 members, an admin and a user. Allow the new role `'moderator'`, while every other role, compared exactly as
 before (say `'superuser'`, or `'Moderator'`), is still rejected.
-"""
-    ),
+""",
     hints=[
         "A CHECK constraint cannot be edited in place: find its name (\\d members, or pg_constraint), drop it, "
         "and add the new one.",
@@ -447,11 +442,14 @@ ALTER TABLE members
         rejects(_member("NULL"), why="role must stay required"),
     ],
     explanation=(
-        "Changing a CHECK list is DDL: the new constraint is checked against every existing row while the table "
-        "is under an ACCESS EXCLUSIVE lock, so reads and writes wait. On a big table, add it NOT VALID (the lock "
-        "is then brief: no rows are checked), and VALIDATE CONSTRAINT in a later transaction: it checks the rows "
-        "under a SHARE UPDATE EXCLUSIVE lock, which lets reads and writes go on."
+        "Changing a CHECK list is DDL: adding the new constraint checks every existing row while the table is "
+        "under an ACCESS EXCLUSIVE lock, so reads and writes wait. On a big table, add it NOT VALID (the lock is "
+        "then brief: no rows are checked), and VALIDATE CONSTRAINT in a later transaction (in a migration: the "
+        "checker runs your answer as one): it checks the rows under a SHARE UPDATE EXCLUSIVE lock, which lets "
+        "reads and writes go on. Even the brief lock waits for every transaction using the table, and queues "
+        "every later query behind it: run it with a short lock_timeout."
     ),
+
     mistakes=[
         Mistake("ALTER TABLE members DROP CONSTRAINT members_role_check", "'superuser'"),
         Mistake(
@@ -494,16 +492,16 @@ ALTER TABLE members
 local_times = ResultExercise(
     LESSON,
     "local_times",
-    task=(
-        """
+    task="""
 The table `meetings (id, title, starts_at timestamptz)` holds six meetings. For each, return its `id`, `title`
 and the wall-clock time it starts in Paris (time zone `'Europe/Paris'`) as a `timestamp` without time zone,
 ordered by `id`. Careful: Paris is one hour ahead of UTC in winter, two in summer.
-"""
-    ),
+""",
     hints=[
         "timestamptz AT TIME ZONE 'zone name' gives the local wall-clock time in that zone, as a timestamp.",
-        "Use the zone's name, not a fixed offset: the name knows the daylight saving rules.",
+        "Use the zone's name, not a fixed offset: the name knows the daylight saving rules. (A fixed offset is "
+        "doubly wrong: AT TIME ZONE '+01:00' follows the POSIX convention, where + means west of Greenwich, so it "
+        "is UTC-1.)",
     ],
     solution="SELECT id, title, starts_at AT TIME ZONE 'Europe/Paris' AS paris_time FROM meetings ORDER BY id",
     setup=MEETINGS_SQL,

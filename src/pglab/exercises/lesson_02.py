@@ -82,14 +82,12 @@ def _cascade_problem(trial: Trial) -> str | None:
 cascade_index = PlanExercise(
     LESSON,
     "cascade_index",
-    task=(
-        """
+    task="""
 The checker drops `idx_comments_user_id`. Deleting a user then makes PostgreSQL run, for the foreign key
 `comments.user_id ... ON DELETE CASCADE`, a statement like
 `DELETE FROM comments WHERE user_id = '<the user's id>'`. Make that statement find the user's comments
 without reading the whole table.
-"""
-    ),
+""",
     hints=[
         "The cascade looks comments up by user_id. What lets PostgreSQL find rows by a column without reading them all?",
         "CREATE INDEX ... ON comments (user_id): the foreign key column must be the index's first column.",
@@ -129,12 +127,10 @@ without reading the whole table.
 co_tags = ResultExercise(
     LESSON,
     "co_tags",
-    task=(
-        """
+    task="""
 Posts tagged `rust` usually carry other tags too. List the 5 **other** tags found most often on the same
 posts as `rust`: the tag's name and the number of `rust` posts it is on, most first.
-"""
-    ),
+""",
     hints=[
         "Go through the junction table twice: post_tags rows for 'rust' give the posts, and post_tags rows "
         "with the same post_id give those posts' tags.",
@@ -199,12 +195,10 @@ _FIRST_USER = "(SELECT id FROM users ORDER BY email LIMIT 1)"
 one_settings_row = SchemaExercise(
     LESSON,
     "one_settings_row",
-    task=(
-        """
+    task="""
 Create a table `user_settings` in a one-to-one relationship with `users`: a column `user_id` (uuid) and
 a column `theme` (text). Every row belongs to an existing user, and no user has more than one row.
-"""
-    ),
+""",
     hints=[
         "A plain foreign key allows any number of rows per user: something must make user_id unique.",
         "Either user_id uuid PRIMARY KEY REFERENCES users(id) (a shared primary key), or a separate id "
@@ -323,13 +317,11 @@ _orphan_rejected = rejects(
 unassign_on_delete = SchemaExercise(
     LESSON,
     "unassign_on_delete",
-    task=(
-        """
+    task="""
 The checker creates a table `tasks (id int, title text, assignee_id uuid)` in which some tasks are
 assigned to users. Add a foreign key so that `assignee_id` must be an existing user (or NULL: a task may
 be unassigned), and deleting a user keeps their tasks but unassigns them.
-"""
-    ),
+""",
     hints=[
         "ALTER TABLE tasks ADD FOREIGN KEY (assignee_id) REFERENCES users(id) ON DELETE ...",
         "CASCADE would delete the tasks, NO ACTION or RESTRICT would refuse to delete the user: you want SET NULL.",

@@ -56,23 +56,22 @@ def answer(session):
 tags_by_post = StatementCountExercise(
     LESSON,
     "tags_by_post",
-    task=(
-        """
+    task="""
 Write `answer(session)` returning `{post title: list of its tag names}` for **every** post of the user
 `ada.allen31095@example.com` (a post without tags maps to `[]`), sending **at most 3** SQL statements.
-"""
-    ),
+""",
     hints=[
         "Touching post.tags inside a loop over user.posts sends one SELECT per post.",
-        "Load the user with .options(selectinload(User.posts).selectinload(Post.tags)): one statement per level.",
+        "Load the user with .options(selectinload(User.posts).selectinload(Post.tags)): one statement per level "
+        "(for up to 500 parents at a time).",
         "An inner JOIN from posts to tags drops the posts that have no tags.",
     ],
     solution=_TAGS_BY_POST,
     max_statements=3,
     normalise=lists_in_any_order,
     explanation=(
-        "Eager loading (selectinload: one statement per level; joinedload: one JOINed statement) keeps the "
-        "number of statements fixed, however many posts there are."
+        "Eager loading keeps the number of statements from growing with the posts: selectinload sends one statement "
+        "per level of relationship (each IN list holds up to 500 parents), joinedload one JOINed statement."
     ),
     mistakes=[
         Mistake(_TAGS_LAZY, "6 statements"),
@@ -146,12 +145,10 @@ def answer(session):
 deleted_admins = StatementCountExercise(
     LESSON,
     "deleted_admins",
-    task=(
-        """
+    task="""
 Write `answer(session)` returning the **sorted list of emails of the admins who are soft-deleted**, with an
 ORM query (`select(User...)`) in one statement.
-"""
-    ),
+""",
     hints=[
         "An ordinary ORM query never returns soft-deleted rows: the do_orm_execute hook adds deleted_at IS NULL.",
         "Ask for the hidden rows with .execution_options(include_deleted=True), then filter deleted_at IS NOT NULL.",
@@ -183,12 +180,10 @@ def answer(session):
 visible_per_role = ResultExercise(
     LESSON,
     "visible_per_role",
-    task=(
-        """
+    task="""
 In SQL: the query that `session.execute(select(User.role, func.count()).group_by(User.role))` really sends
 through the lab's session: two columns, each role and then its number of users that are **not** soft-deleted.
-"""
-    ),
+""",
     hints=[
         "The hook adds one condition on users.deleted_at to the WHERE clause.",
         "A missing value is tested with IS NULL; = NULL is never true.",
@@ -260,15 +255,13 @@ def _agrees_with_the_model(trial: Trial) -> str | None:
 email_check = SchemaExercise(
     LESSON,
     "email_check",
-    task=(
-        '''
+    task='''
 Add a constraint to `users` so that the **database** rejects what the model's `EMAIL` pattern rejects (no `@`,
 two `@`, a space or a tab, no dot in the domain, nothing before or after that dot), while
 `'ada.lovelace@example.com'` and every email already in the table are still accepted. The answer cell is a raw string
 (`r"""..."""`), so a backslash such as `\\s` reaches PostgreSQL as you typed it. The check tries these
 addresses; the model's own pattern agrees with each verdict:
-'''
-    ),
+''',
     hints=[
         "ALTER TABLE users ADD CONSTRAINT users_email_format CHECK (...)",
         "PostgreSQL's ~ operator matches a POSIX regular expression; anchor it with ^ and $ so the whole value must match.",

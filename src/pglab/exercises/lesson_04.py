@@ -69,14 +69,12 @@ def answer(session):
 users_with_posts = StatementCountExercise(
     LESSON,
     "users_with_posts",
-    task=(
-        """
+    task="""
 Write `answer(session)` returning `{email: [titles of that user's posts]}` for the 50 most recently
 created users (latest `created_at` first; as the ORM loads them, so soft-deleted users are hidden), users
 without posts with `[]`,
 sending **at most 2** statements.
-"""
-    ),
+""",
     hints=[
         "Touching user.posts in a loop sends one query per user: that is the N+1 pattern.",
         "sa.select(User).order_by(User.created_at.desc()).limit(50).options(selectinload(User.posts)) loads the "
@@ -153,13 +151,11 @@ def answer(session):
 post_tag_names = StatementCountExercise(
     LESSON,
     "post_tag_names",
-    task=(
-        """
+    task="""
 Write `answer(session)` returning `{post id: [names of its tags]}` for the 20 most recent posts (latest
 `created_at` first), posts without tags with `[]`, sending **at most 2** statements. `Post.tags` is a
 many-to-many relationship.
-"""
-    ),
+""",
     hints=[
         "Post.tags is a many-to-many relationship (through post_tags); touching it per post is N+1.",
         "options(selectinload(Post.tags)) loads the tags of all 20 posts in one statement that joins post_tags "
@@ -259,14 +255,12 @@ def batch(user_ids, conn):
 emails_batch = BatchFunctionExercise(
     LESSON,
     "emails_batch",
-    task=(
-        """
+    task="""
 Write `async def batch(user_ids, conn)`, the batch function of a user-email DataLoader: it gets a list
 of user ids and a SQLAlchemy connection (`conn.execute(sa.text(...), {...})`), and returns a list with
 each id's email **in the order of the ids** (`None` for an id no user has), with **one** statement for all ids.
 The checker calls it directly, then through a `DataLoader` with gathered loads.
-"""
-    ),
+""",
     hints=[
         "One query for all keys: conn.execute(sa.text('SELECT id, email FROM users WHERE id = ANY(:ids)'), "
         "{'ids': list(user_ids)}).",
@@ -303,13 +297,11 @@ async def batch(user_ids, conn):
 latest_posts = ResultExercise(
     LESSON,
     "latest_posts",
-    task=(
-        """
+    task="""
 The loop "for each user, fetch their 3 latest posts" can run inside the database instead. In **one** query,
 return each of the 10 earliest-created users' `email` with the `title` of each of their 3 most recent
 posts: one row per post (30 rows).
-"""
-    ),
+""",
     hints=[
         "'The 3 latest posts per user' is a LIMIT per user: a LIMIT at the end of the query counts all rows together.",
         "FROM (SELECT id, email FROM users ORDER BY created_at LIMIT 10) AS u CROSS JOIN LATERAL "
