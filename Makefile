@@ -10,15 +10,18 @@ export PLOOMBER_STATS_ENABLED := false
 export JUPYTERLAB_SETTINGS_DIR := $(CURDIR)/.jupyter/lab/user-settings
 export JUPYTERLAB_WORKSPACES_DIR := $(CURDIR)/.jupyter/lab/workspaces
 
-.PHONY: bench-first-run lab test html install prepare db-status db-stop db-clean drop-lessons test-pg15 lock notebooks notebook
+.PHONY: claim-margins bench-first-run lab test html install prepare db-status db-stop db-clean drop-lessons test-pg15 lock notebooks notebook
 
 LAB_ARGS ?=
 
 lab: prepare  ## open JupyterLab on lesson 00
 	cd notebooks && ../$(VENV)/bin/jupyter lab 00_getting_started.ipynb $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
+# Two at a time where there are two cores: it halves the time, and proves every claim with another lesson beside it.
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(2 if (os.cpu_count() or 1) >= 2 else 0)")
+
 test: prepare  ## the whole suite: package tests, exercises, every notebook (nbval), docker-compose.yml
-	$(PY) -m pytest
+	$(PY) -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
 
 html: prepare  ## execute every lesson headless and write HTML to build/html
 	mkdir -p build/html
@@ -56,6 +59,9 @@ drop-lessons: install  ## drop every lesson database the lab created (on this se
 
 test-pg15: install  ## the whole suite against PostgreSQL 15 (Debian's binaries), and the lessons on a bare 15 server
 	PGLAB_TEST_BARE_SERVER=1 bash scripts/with-pg15.sh make test
+
+claim-margins: prepare  ## every lesson RUNS times (10), two at a time: the margin of every timing claim, worst first
+	$(PY) scripts/claim_margins.py --runs $(or $(RUNS),10)
 
 bench-first-run:  ## a fresh clone, nothing cached: time to the first JupyterLab page, and make test (prints figures)
 	$(PYTHON) scripts/bench_first_run.py

@@ -1,6 +1,7 @@
 """The lessons' authoring tool: the MyST text sources are what people edit; the .ipynb files keep the outputs.
 
     python scripts/lessons.py execute [05 ...]   # text source -> notebook, run in a fresh kernel, outputs stored
+    python scripts/lessons.py run [05 ...]       # the same run, nothing stored (say where a lesson stops)
     python scripts/lessons.py check              # every pair in sync (exit 1 and the diff if not)
 
 `execute` reads notebooks/NN_slug.md, runs it top to bottom in a fresh kernel (its own database, as `make test`
@@ -74,10 +75,10 @@ def notebook_from_source(source: Path) -> nbformat.NotebookNode:
     return nb
 
 
-def execute(source: Path) -> str | None:
-    """Run one lesson and store it; None when it worked, else one line saying where it stopped."""
+def execute(source: Path, store: bool = True) -> str | None:
+    """Run one lesson (and store it); None when it worked, else one line saying where it stopped."""
     nb = notebook_from_source(source)
-    os.environ["PGLAB_RUN"] = "store"  # the kernel inherits it: a database of its own, never the learner's
+    os.environ.setdefault("PGLAB_RUN", "store")  # the kernel inherits it: a database of its own, never the learner's
     os.environ.setdefault("PLOOMBER_STATS_ENABLED", "false")
     client = NotebookClient(nb, timeout=600, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(NOTEBOOKS)}})
@@ -89,7 +90,10 @@ def execute(source: Path) -> str | None:
                      any(o.get("output_type") == "error" for o in c.get("outputs", []))), None)
         name = getattr(error, "ename", "error")
         value = str(getattr(error, "evalue", "")).strip().splitlines()[:1]
-        return f"{source.name}: stopped at cell {cell} ({name}: {' '.join(value)[:200]}); nothing was written."
+        return f"{source.name}: stopped at cell {cell} ({name}: {' '.join(value)[:300]}); nothing was written."
+    if not store:
+        print(f"{source.stem}: ran in {time.perf_counter() - started:.0f} s", flush=True)
+        return None
     _normalise(nb)
     nbformat.write(nb, source.with_suffix(".ipynb"))
     print(f"{source.stem}: executed and stored in {time.perf_counter() - started:.0f} s", flush=True)
@@ -111,12 +115,15 @@ def out_of_sync(source: Path) -> str | None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="Execute and check the lessons' notebooks from their text sources.")
-    parser.add_argument("command", choices=["execute", "check"])
+    parser.add_argument("command", choices=["execute", "run", "check"])
     parser.add_argument("lessons", nargs="*", help="lesson numbers (default: all)")
     args = parser.parse_args()
     problems = []
     for source in lessons(args.lessons):
-        problem = execute(source) if args.command == "execute" else out_of_sync(source)
+        if args.command == "check":
+            problem = out_of_sync(source)
+        else:
+            problem = execute(source, store=args.command == "execute")
         if problem:
             print(problem, file=sys.stderr, flush=True)
             problems.append(problem)

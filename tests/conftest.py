@@ -15,10 +15,12 @@ def lesson_factory():
 
     made: dict[str, object] = {}
 
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1 when tests run two at a time
+
     def make(lesson_id: str):
         if lesson_id not in made:
             made[lesson_id] = start_lesson(
-                lesson_id, sql_magic=False, database=f"{databases.prefix()}_test_{lesson_id[:2]}"
+                lesson_id, sql_magic=False, database=f"{databases.prefix()}_test{worker}_{lesson_id[:2]}"
             )
         return made[lesson_id]
 

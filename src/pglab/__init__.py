@@ -3,8 +3,8 @@
     from pglab import start_lesson
     lab = start_lesson("00_getting_started")
 """
-from .claims import claim
+from .claims import claim, claim_ratio
 from .errors import ClaimFailed, LabSetupError
 from .lesson import Lesson, start_lesson
 
-__all__ = ["ClaimFailed", "LabSetupError", "Lesson", "claim", "start_lesson"]
+__all__ = ["ClaimFailed", "LabSetupError", "Lesson", "claim", "claim_ratio", "start_lesson"]

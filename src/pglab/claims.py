@@ -1,8 +1,21 @@
-"""A lesson states a conclusion only after checking that this run's measurement supports it."""
+"""A lesson states a conclusion only after checking that this run's measurement supports it.
+
+    claim(holds, "statement")                       # a deterministic fact: counts, pages, plan shapes
+    claim_ratio(t.ratio("a", "b"), 20, "statement") # a timing claim: a ratio of times, above a threshold
+
+Timing claims are recorded (when PGLAB_CLAIM_LOG names a file) with the ratio measured and the threshold, so
+`make claim-margins` can report, per claim, how much room it has on a loaded machine.
+"""
 from __future__ import annotations
 
-from .errors import ClaimFailed
+import json
+import os
+import time
+
 from .display import show_text
+from .errors import ClaimFailed
+
+current_lesson = ""  # set by start_lesson: the claim log says which lesson a claim belongs to
 
 
 def claim(holds: bool, statement: str, *, evidence: str = "") -> None:
@@ -18,3 +31,23 @@ def claim(holds: bool, statement: str, *, evidence: str = "") -> None:
             "Re-run the cell; if it fails again, the machine may be unusually loaded."
         )
     show_text(f"✔ Checked on your database: {statement}", kind="claim")
+
+
+def claim_ratio(ratio: float, above: float, statement: str, *, evidence: str = "") -> None:
+    """A timing claim: the measured `ratio` (how many times slower one thing is than another) must be above
+    `above`. Choose `above` with room to spare: the margin report wants the worst run at least twice above it."""
+    _record(statement, float(ratio), float(above))
+    claim(ratio > above, statement, evidence=evidence or f"{ratio:.1f}x, where the claim needs more than {above:g}x")
+
+
+def _record(statement: str, measured: float, threshold: float) -> None:
+    path = os.environ.get("PGLAB_CLAIM_LOG")
+    if not path:
+        return
+    entry = {"lesson": current_lesson, "statement": statement, "measured": measured, "threshold": threshold,
+             "holds": measured > threshold, "at": time.time()}
+    with open(path, "a", encoding="utf-8") as log:
+        log.write(json.dumps(entry) + "\n")
+
+
+__all__ = ["claim", "claim_ratio"]

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from . import charts, connection, databases, dataset, errors, explain as explain_module, timing
+from . import charts, claims, connection, databases, dataset, errors, explain as explain_module, timing
 from .display import show_text
 from .exercises import LessonExercises, for_lesson
 from .querycount import StatementLog, count_statements as _count_statements
@@ -213,6 +213,7 @@ def start_lesson(lesson_id: str, *, with_dataset: bool = True, sql_magic: bool =
     """
     errors.install_notebook_handler()
     charts.use_lab_style()
+    claims.current_lesson = lesson_id
     template = dataset.ensure_template() if with_dataset else None
     target = connection.target()
     name = database or database_name(lesson_id)

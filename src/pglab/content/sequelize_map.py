@@ -70,7 +70,7 @@ def sequelize_map(role_table: sa.Table | None = None) -> SideBySide:
               sql(sa.update(User).where(by_id).values(deleted_at=None, updated_at=sa.func.now())))
     table.add("user.destroy({ force: true })",
               "session.execute(delete(User).where(User.id == ...))\n"
-              "(session.delete(user) needs cascade='all, delete-orphan', passive_deletes=True)",
+              "(session.delete(user) needs a delete cascade, e.g. cascade='all, delete-orphan', with passive_deletes=True)",
               sql(sa.delete(User).where(by_id)))
     table.add("timestamps: true  (createdAt, updatedAt)",
               "Timestamps mixin: server_default=now(), onupdate=now()\n"

@@ -104,7 +104,7 @@ def _transaction_word(statement: Statement) -> str | None:
 
 
 _CANNOT_RUN_IN_A_TRANSACTION = {
-    "VacuumStmt": "VACUUM and ANALYZE run outside a transaction block",
+    "VacuumStmt": "VACUUM cannot run inside a transaction block (ANALYZE alone can)",
     "CreatedbStmt": "CREATE DATABASE cannot run inside a transaction",
     "DropdbStmt": "DROP DATABASE cannot run inside a transaction",
     "AlterSystemStmt": "ALTER SYSTEM cannot run inside a transaction",

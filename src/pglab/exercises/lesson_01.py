@@ -92,7 +92,8 @@ def _trigger_diagnosis(conn: Connection) -> str:
     """Why a trigger did not move updated_at, read from pg_trigger (tgtype bits: 1 row, 2 before, 16 update)."""
     triggers = [(name, int(kind)) for name, kind in conn.exec_driver_sql(_TRIGGERS).fetchall()]
     if not triggers:
-        return (" A DEFAULT is used when an INSERT leaves the column out, never by an UPDATE on its own; to change "
+        return (" A DEFAULT is used when an INSERT leaves the column out (or writes DEFAULT), never by an UPDATE on "
+                "its own; to change "
                 "updated_at on every UPDATE you need a trigger.")
     on_update = [(name, kind) for name, kind in triggers if kind & 16]
     if not on_update:
@@ -208,7 +209,8 @@ alone. Inserting documents must keep working. The function `touch_updated_at()` 
 already: reuse it, or give yours another name (or write `CREATE OR REPLACE FUNCTION`).
 """,
     hints=[
-        "A column DEFAULT is used when an INSERT leaves the column out, never by an UPDATE on its own: you need a "
+        "A column DEFAULT is used when an INSERT leaves the column out (or writes DEFAULT), never by an UPDATE on its "
+        "own: you need a "
         "trigger function that sets "
         "NEW.updated_at and returns NEW, attached with CREATE TRIGGER ... BEFORE UPDATE ... FOR EACH ROW.",
         "To skip updates that change nothing, give the trigger a condition: WHEN (OLD.* IS DISTINCT FROM NEW.*) "
@@ -432,11 +434,11 @@ ALTER TABLE members
                                             "is not one of them"),
         rejects(_member("'mod'"), why="only the role 'moderator' is new: 'mod' must still be rejected"),
         rejects(_member("'moderators'"), why="a role must be one of the list, whole: 'moderators' is not 'moderator' "
-                                             "(a pattern needs both ^ and $ to match the whole value)"),
+                                             "(a regular expression needs both ^ and $ to match the whole value; a LIKE pattern must not end in %)"),
         rejects(_member("'administrator'"), why="a role must be one of the list, whole: 'administrator' is not "
-                                                "'admin' (a pattern needs both ^ and $ to match the whole value)"),
+                                                "'admin' (a regular expression needs both ^ and $ to match the whole value; a LIKE pattern must not end in %)"),
         rejects(_member("'xmoderator'"), why="a role must be one of the list, whole: 'xmoderator' is not "
-                                             "'moderator' (a pattern needs both ^ and $ to match the whole value)"),
+                                             "'moderator' (a regular expression needs both ^ and $ to match the whole value; a LIKE pattern must not end in %)"),
         accepts(_member("'admin'"), why="'admin' must stay valid"),
         accepts(_member("'user'"), why="'user' must stay valid"),
         rejects(_member("NULL"), why="role must stay required"),

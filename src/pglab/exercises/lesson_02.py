@@ -98,7 +98,8 @@ without reading the whole table.
     plan_requirements=[_cascade_problem],
     explanation=(
         "With an index on comments(user_id), each deleted user costs an index lookup instead of a scan of "
-        "every comment. Any index whose first column is user_id works, e.g. (user_id, created_at)."
+        "every comment. Any B-tree whose first column is user_id works (not partial, or partial only on user_id IS "
+        "NOT NULL), e.g. (user_id, created_at); so does a hash index on user_id."
     ),
     mistakes=[
         Mistake(

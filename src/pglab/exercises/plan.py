@@ -22,8 +22,8 @@ def uses_index_on(table: str) -> Check:
         if plan.uses_index(table=table):
             return None
         how = f"reads all of {table} with a Seq Scan" if plan.seq_scans_on(table) else f"uses no index on {table}"
-        return (f"the plan still {how}; an index helps only if it starts with the columns the query filters, "
-                "joins or sorts on.")
+        return (f"the plan still {how}; an index helps most when it starts with the columns the query filters, "
+                "joins or sorts on (PostgreSQL 18 can skip over a leading column, cheaply only when it has few values).")
 
     return requirement
 

@@ -202,7 +202,7 @@ def violating_row(trial: Trial) -> str | None:
                 if row is not None:
                     shown = ", ".join(f"{k}={v!r}" for k, v in list(row.items())[:4])
                     return (f"A row already in {table} breaks your CHECK, so PostgreSQL refused to add it: ({shown}"
-                            f"{', ...' if len(row) > 4 else ''}). A new CHECK must hold for every existing row too.")
+                            f"{', ...' if len(row) > 4 else ''}). A new CHECK must hold for every existing row too (NOT VALID postpones that to VALIDATE CONSTRAINT).")
     return None
 
 
