@@ -85,10 +85,56 @@ def test_a_right_order_without_order_by_is_not_guaranteed(lab):
 def test_ascending_instead_of_descending_is_named(lab):
     solution = "SELECT n FROM generate_series(1, 10) AS n ORDER BY n DESC LIMIT 3"
     message = _verdict(lab, solution, "SELECT n FROM generate_series(1, 10) AS n ORDER BY n LIMIT 3", ordered=True).message
-    assert "ascending order of n" in message and "DESC" in message
+    assert "sorts by n ascending" in message and "DESC" in message
+
+
+def test_one_ordered_row_needs_no_order_by_unless_a_limit_picks_it(lab):
+    assert _verdict(lab, "SELECT max(n) AS n FROM generate_series(1, 5) n ORDER BY 1",
+                    "SELECT max(n) FROM generate_series(1, 5) n", ordered=True).passed
+    message = _verdict(lab, "SELECT n FROM generate_series(1, 5) n ORDER BY n DESC LIMIT 1",
+                       "SELECT n FROM (SELECT n FROM generate_series(1, 5) n ORDER BY n DESC) s LIMIT 1", ordered=True).message
+    assert "no ORDER BY" in message
+
+
+def test_an_order_by_that_leaves_the_tasks_ties_to_chance_fails(lab):
+    solution = "SELECT * FROM (VALUES ('a', 1), ('a', 2), ('b', 1)) AS t(name, n) ORDER BY name, n"
+    lucky = "SELECT * FROM (VALUES ('a', 1), ('a', 2), ('b', 1)) AS t(name, n) ORDER BY name"
+    message = _verdict(lab, solution, lucky, ordered=True).message
+    assert "leaves rows 1 and 2 tied" in message and "chance" in message
+    assert _verdict(lab, solution, lucky.replace("ORDER BY name", "ORDER BY 1, 2"), ordered=True).passed
+
+
+def test_sort_keys_the_reference_does_not_output_still_leave_ties_free(lab):
+    solution = "SELECT name FROM (VALUES ('x', 2), ('y', 1), ('z', 1)) AS t(name, n) ORDER BY n"
+    assert _verdict(lab, solution, "SELECT name FROM (VALUES ('z', 1), ('y', 1), ('x', 2)) AS t(name, n) ORDER BY n",
+                    ordered=True).passed
+    assert not _verdict(lab, solution, "SELECT name FROM (VALUES ('x', 2), ('y', 1), ('z', 1)) AS t(name, n) "
+                        "ORDER BY n DESC", ordered=True).passed
 
 
 # ---------------------------------------------------------------- values as PostgreSQL compares them
+
+
+def test_the_answers_own_time_zone_and_interval_style_count(lab):
+    solution = "SELECT timestamp '2012-10-01 00:00' AS ts, interval '1 mon 2 days' AS i"
+    for style in ("iso_8601", "sql_standard", "postgres_verbose"):
+        assert _verdict(lab, solution, f"SET LOCAL IntervalStyle = '{style}'; "
+                        "SELECT timestamp '2012-10-01 00:00', interval '32 days'").passed, style
+    assert _verdict(lab, solution, "SET LOCAL TimeZone = 'America/New_York'; "
+                    "SELECT timestamptz '2012-10-01 00:00', interval '32 days'").passed
+    assert not _verdict(lab, solution, "SELECT timestamptz '2012-10-01 00:00-04', interval '32 days'").passed
+
+
+def test_integers_and_numerics_compare_exactly_floats_within_a_tolerance(lab):
+    assert not _verdict(lab, "SELECT 9007199254740993::bigint AS n", "SELECT 9007199254740992::bigint").passed
+    assert not _verdict(lab, "SELECT 1357054200::numeric AS epoch", "SELECT 1357054199.000000").passed
+    assert _verdict(lab, "SELECT 1357054200::numeric AS epoch", "SELECT 1357054200.000000").passed
+    assert _verdict(lab, "SELECT 0.1::float8 + 0.2::float8 AS x", "SELECT 0.3").passed
+
+
+def test_the_text_looks_like_a_date_sentence_only_for_text_against_dates(lab):
+    message = _verdict(lab, "SELECT interval '1 day' AS i", "SELECT 1").message
+    assert "looks like a date" not in message and "interval" in message
 
 
 def test_date_and_timestamp_of_the_same_instant_are_equal(lab):

@@ -9,8 +9,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from .base import Exercise, LearnerSqlError, Trial, Verdict
 from .learner_sql import Script, prepare, read_only_from_here, rolled_back, run_script, split
+from .learner_sql import Statement
 from .results import (
-    DEFAULT_TOLERANCE, Comparison, ResultSet, SortKey, canonical, compare, fetch, has_top_level_order, sort_keys_of,
+    Comparison, ResultSet, SortKey, compare, fetch, has_top_level_limit, has_top_level_order, sort_keys_of,
+    with_order_columns,
 )
 
 
@@ -20,9 +22,10 @@ class ResultExercise(Exercise):
 
     def __init__(self, lesson: str, name: str, *, ordered: bool = False,
                  order_by: Sequence[str] | None = None, check_names: bool = False, typed: Sequence[str] = (),
-                 tolerance: float = DEFAULT_TOLERANCE, **kwargs: Any) -> None:
+                 tolerance: float | None = None, **kwargs: Any) -> None:
         """ordered: the task asks for an order; order_by: its sort keys as reference column names ("posts DESC"),
-        derived from the reference's ORDER BY when not given; typed: reference columns whose type the task names."""
+        derived from the reference's ORDER BY when not given; typed: reference columns whose type the task names;
+        tolerance: a relative tolerance for every number, where the task allows one (floats get 1e-9 anyway)."""
         super().__init__(lesson, name, **kwargs)
         self.ordered = ordered or bool(order_by)
         self.order_by = list(order_by) if order_by else None
@@ -33,7 +36,19 @@ class ResultExercise(Exercise):
     # -- the reference ---------------------------------------------------------------------------------
 
     def reference(self, conn: Connection) -> ResultSet:
-        return fetch(conn, split(self.solution_answer))
+        """The reference's rows; for an ordered task whose ORDER BY uses values it does not output, those values
+        too (the reference run again with them added as columns), so that ties on them can be left free."""
+        statements = split(self.solution_answer)
+        if self.ordered and not self.order_by:
+            plain = fetch(conn, statements)
+            if sort_keys_of(statements[-1], plain.names) is not None:
+                return plain
+            augmented = with_order_columns(statements[-1])
+            if augmented is None:
+                return plain
+            text, added = augmented
+            return fetch(conn, [*statements[:-1], Statement(text, "SelectStmt")], key_columns=added)
+        return fetch(conn, statements)
 
     def sort_keys(self, expected: ResultSet) -> list[SortKey] | None:
         if self.order_by:
@@ -45,9 +60,23 @@ class ResultExercise(Exercise):
             return keys
         return sort_keys_of(split(self.solution_answer)[-1], expected.names)
 
-    def comparison(self, expected: ResultSet) -> Comparison:
+    def order_description(self) -> str:
+        if self.order_by:
+            return "ORDER BY " + ", ".join(self.order_by)
+        node = split(self.solution_answer)[-1].node
+        if node is None or not getattr(node, "sortClause", None):
+            return ""
+        from pglast.stream import RawStream
+
+        return "ORDER BY " + ", ".join(RawStream()(sort) for sort in node.sortClause)
+
+    def comparison(self, expected: ResultSet, answer_script: Script | None = None, got: ResultSet | None = None) -> Comparison:
+        learner_sort = None
+        if self.ordered and answer_script is not None and got is not None:
+            learner_sort = sort_keys_of(answer_script.last, got.names)
         return Comparison(ordered=self.ordered, sort_keys=self.sort_keys(expected) if self.ordered else None,
-                          check_names=self.check_names, typed=self.typed, tolerance=self.tolerance)
+                          learner_sort=learner_sort, check_names=self.check_names, typed=self.typed,
+                          tolerance=self.tolerance, order_description=self.order_description() if self.ordered else "")
 
     # -- judging ---------------------------------------------------------------------------------------
 
@@ -77,11 +106,12 @@ class ResultExercise(Exercise):
 
     def problem(self, trial: Trial) -> str | None:
         assert trial.result is not None and trial.expected is not None and trial.script is not None
-        how = self.comparison(trial.expected)
-        problem, _ = compare(trial.result, trial.expected, how)
+        problem = compare(trial.result, trial.expected, self.comparison(trial.expected, trial.script, trial.result))
         if not self.ordered:
             return problem
-        unsorted = has_top_level_order(trial.script.last) is False
+        # Without ORDER BY the order is the plan's: it matters when there are several rows, or when a LIMIT picks them.
+        unsorted = has_top_level_order(trial.script.last) is False and (
+            len(trial.expected.rows) > 1 or has_top_level_limit(trial.script.last))
         if problem is None and unsorted:
             return ("your rows come in the right order this time, but your query has no ORDER BY at its outer "
                     "level, so PostgreSQL may return them in any other order (a different plan, a table that has "
@@ -89,29 +119,7 @@ class ResultExercise(Exercise):
         if problem and unsorted:
             return (problem + " Your query has no ORDER BY at its outer level: without one, the order of the rows "
                     "(and, with LIMIT, which rows you get) is whatever the plan happens to produce.")
-        if problem and how.sort_keys:
-            reversed_key = _reversed_direction(trial.result, trial.expected, how)
-            if reversed_key:
-                return problem + " " + reversed_key
         return problem
-
-
-def _reversed_direction(got: ResultSet, expected: ResultSet, how: Comparison) -> str | None:
-    """The learner's rows sorted the other way round on the first sort key (numbers and times only)."""
-    assert how.sort_keys
-    key = how.sort_keys[0]
-    column = expected.columns[key.column]
-    if column.category not in ("N", "D") or len(got.rows) < 2 or key.column >= len(got.columns):
-        return None
-    values = [canonical(row[key.column], got.columns[key.column], how.time_zone) for row in got.rows]
-    values = [v for v in values if v is not None]
-    ascending = all(a <= b for a, b in zip(values, values[1:]))
-    descending = all(a >= b for a, b in zip(values, values[1:]))
-    if key.descending and ascending and not descending:
-        return f"Your rows are in ascending order of {column.name}; the task asks for the largest first (DESC)."
-    if not key.descending and descending and not ascending:
-        return f"Your rows are in descending order of {column.name}; the task asks for the smallest first (ASC)."
-    return None
 
 
 __all__ = ["ResultExercise"]
