@@ -9,11 +9,11 @@ import importlib
 import pkgutil
 from typing import TYPE_CHECKING
 
-from .base import Check, ErrorHint, Exercise, Mistake, Trial
+from .base import Case, Check, ErrorHint, Exercise, Mistake, Trial
 from .bound import BoundExercise, LessonExercises
 from .dataloader import BatchFunctionExercise
 from .feedback import Feedback
-from .plan import PlanExercise, no_node, no_seq_scan_on, uses_index_on
+from .plan import PlanExercise, no_node, no_seq_scan_on, reads_at_most, uses_index_on
 from .probes import accepted_values, accepts, default_evaluated_per_insert, has_column, has_index, probe, probe_value, rejects
 from .result import ResultExercise
 from .schema import SchemaExercise
@@ -25,11 +25,11 @@ if TYPE_CHECKING:
 KINDS = (ResultExercise, SchemaExercise, PlanExercise, StatementCountExercise, BatchFunctionExercise)
 
 __all__ = [
-    "BatchFunctionExercise", "BoundExercise", "Check", "ErrorHint", "Exercise", "Feedback", "KINDS",
+    "BatchFunctionExercise", "BoundExercise", "Case", "Check", "ErrorHint", "Exercise", "Feedback", "KINDS",
     "LessonExercises", "Mistake", "PlanExercise", "ResultExercise", "SchemaExercise", "StatementCountExercise",
     "Trial", "accepted_values", "accepts", "all_exercises", "counted_by_value", "default_evaluated_per_insert", "for_lesson",
     "has_column", "has_index", "listing", "lists_in_any_order", "no_node", "no_seq_scan_on", "probe", "probe_value",
-    "rejects", "soft_deleted_keys", "sorted_list", "uses_index_on",
+    "reads_at_most", "rejects", "soft_deleted_keys", "sorted_list", "uses_index_on",
 ]
 
 

@@ -54,6 +54,8 @@ class Trial:
     value: Any = None  # what a learner's function returned
     expected_value: Any = None
     error: BaseException | None = None
+    case: Case | None = None  # the situation being checked, when the exercise has several
+    params: dict[str, Any] | None = None  # its parameters' values
 
     def value_of(self, query: str) -> Any:
         assert self.conn is not None
@@ -62,6 +64,15 @@ class Trial:
     def rows_of(self, query: str) -> list[Any]:
         assert self.conn is not None
         return list(self.conn.exec_driver_sql(query).fetchall())
+
+
+@dataclass(frozen=True)
+class Case:
+    """One situation an answer with `:name` parameters is checked in: `params` is a query (run on the lesson's data
+    at check time) whose one row gives the parameters' values; `label` says which situation, in the feedback."""
+
+    label: str
+    params: str
 
 
 Check = Callable[[Trial], "str | None"]  # a requirement (None: satisfied) or a diagnosis (None: nothing to say)
@@ -320,5 +331,5 @@ class Exercise(ABC):
         raise TypeError(f"{self.title}: a solution must be source text (so that what is shown is what is proven)")
 
 
-__all__ = ["Check", "ErrorHint", "Exercise", "GENERAL_ERROR_HINTS", "LearnerSqlError", "Mistake", "NotAttempted",
+__all__ = ["Case", "Check", "ErrorHint", "Exercise", "GENERAL_ERROR_HINTS", "LearnerSqlError", "Mistake", "NotAttempted",
            "REFERENCES", "ReferenceCache", "Trial", "Verdict"]

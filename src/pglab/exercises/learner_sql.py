@@ -70,13 +70,17 @@ def is_blank(sql: Any) -> bool:
 def split(sql: str) -> list[Statement]:
     """The script's statements, as PostgreSQL's parser reads them (sqlparse's split if it cannot: the server
     will then report the syntax error itself, and a script with one runs nothing)."""
-    try:
-        from pglast import parse_sql
+    from pglast import parse_sql
 
+    try:
         parsed = parse_sql(sql)
     except Exception:
-        return [Statement(part.strip().rstrip(";").strip(), "?") for part in sqlparse.split(sql)
-                if without_comments(part).strip(" ;\n\t")]
+        pieces = [part.strip().rstrip(";").strip() for part in sqlparse.split(sql) if without_comments(part).strip(" ;\n\t")]
+        try:  # `:name` parameters are not SQL: parse them as $n, keeping the text as written
+            return [Statement(piece, type(parse_sql(_positional(piece))[0].stmt).__name__,
+                              parse_sql(_positional(piece))[0].stmt) for piece in pieces]
+        except Exception:
+            return [Statement(piece, "?") for piece in pieces]
     encoded = sql.encode()  # the parser reports byte offsets
     found = []
     for raw in parsed:
@@ -188,10 +192,50 @@ def rolled_back(engine: Engine, *, read_only: bool = False) -> Iterator[Connecti
             conn.close()
 
 
+def bind_named(sql: str) -> str:
+    """The SQL with its `:name` parameters as psycopg's `%(name)s` and every other `%` doubled, so that the rest
+    reaches the server exactly as written (sqlparse tells a parameter from a string, a cast or a comment)."""
+    from sqlparse import tokens
+
+    parts = []
+    for statement in sqlparse.parse(sql):
+        for token in statement.flatten():
+            if token.ttype in tokens.Name.Placeholder and token.value.startswith(":"):
+                parts.append(f"%({token.value[1:]})s")
+            else:
+                parts.append(token.value.replace("%", "%%"))
+    return "".join(parts)
+
+
+def _positional(sql: str) -> str:
+    """`:name` parameters as $1, $2 ... (to parse a statement that has them; never sent to the server)."""
+    from sqlparse import tokens
+
+    names: list[str] = []
+    parts = []
+    for statement in sqlparse.parse(sql):
+        for token in statement.flatten():
+            if token.ttype in tokens.Name.Placeholder and token.value.startswith(":"):
+                if token.value not in names:
+                    names.append(token.value)
+                parts.append(f"${names.index(token.value) + 1}")
+            else:
+                parts.append(token.value)
+    return "".join(parts)
+
+
+def named_parameters(sql: str) -> set[str]:
+    from sqlparse import tokens
+
+    return {token.value[1:] for statement in sqlparse.parse(sql) for token in statement.flatten()
+            if token.ttype in tokens.Name.Placeholder and token.value.startswith(":")}
+
+
 def read_only_from_here(conn: Connection) -> None:
     """After the checker's own setup: the learner's query may read, never write."""
     conn.exec_driver_sql("SET LOCAL transaction_read_only = on")
 
 
-__all__ = ["LOCK_TIMEOUT_MS", "STATEMENT_TIMEOUT_MS", "Script", "ScriptRefused", "Statement", "is_blank",
+__all__ = ["LOCK_TIMEOUT_MS", "STATEMENT_TIMEOUT_MS", "Script", "ScriptRefused", "Statement", "bind_named",
+           "is_blank", "named_parameters",
            "prepare", "read_only_from_here", "rolled_back", "run_script", "split", "without_comments"]

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from ..explain import explain
+from ..explain import explain, explain_bound
 from .base import Check, LearnerSqlError, Trial, Verdict
-from .learner_sql import prepare, read_only_from_here, rolled_back, run_script
+from .learner_sql import bind_named, named_parameters, prepare, read_only_from_here, rolled_back, run_script
 from .result import ResultExercise
 
 
@@ -46,6 +46,22 @@ def no_node(node_type: str, why: str = "") -> Check:
     return requirement
 
 
+def reads_at_most(table: str, limit: int, why: str = "") -> Check:
+    """The plan (analyzed) reads at most `limit` rows of `table`: the rows its scans of it return, plus the rows
+    they read and threw away, over all loops."""
+
+    def requirement(trial: Trial) -> str | None:
+        assert trial.plan is not None
+        read = trial.plan.rows_read(table)
+        returned = trial.plan.rows
+        if read <= limit:
+            return None
+        return (f"the rows are right, but your query reads {read:,} rows of {table} to return {returned:,}"
+                + (f": {why}" if why else "."))
+
+    return requirement
+
+
 _INCLUDED_COLUMNS = """
 SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text, a.attname
 FROM pg_index AS i
@@ -75,7 +91,9 @@ class PlanExercise(ResultExercise):
     kind_label = "a plan: the checker asks PostgreSQL how it would run the query"
 
     def __init__(self, lesson: str, name: str, *, plan_requirements: Sequence[Check], target: str | None = None,
-                 answer_is: str = "ddl", **kwargs: Any) -> None:
+                 answer_is: str = "ddl", analyze: bool = False, plan_case: int = 0, **kwargs: Any) -> None:
+        """analyze: EXPLAIN ANALYZE (rows really read, for reads_at_most); plan_case: with `cases`, the one whose
+        parameters the query is planned with."""
         super().__init__(lesson, name, **kwargs)
         self.diagnoses.append(include_column_as_key)
         assert answer_is in ("ddl", "query")
@@ -83,6 +101,10 @@ class PlanExercise(ResultExercise):
         self.plan_requirements = list(plan_requirements)
         self.target = target
         self.answer_is = answer_is
+        self.analyze = analyze
+        self.plan_case = plan_case
+        if answer_is == "query":
+            self.kind_label = "a query: its rows are compared with the expected ones, and its plan is checked"
 
     def judge(self, engine: Engine, answer: Any) -> Verdict:
         if self.answer_is == "query":
@@ -97,7 +119,7 @@ class PlanExercise(ResultExercise):
             except LearnerSqlError as failure:
                 return Verdict(self.sql_failure(trial, failure), notes=script.notes)
             assert self.target is not None
-            trial.plan = explain(conn, self.target, analyze=False)
+            trial.plan = explain(conn, self.target, analyze=self.analyze)
             return self._plan_verdict(trial, script.notes)
 
     def _judge_query(self, engine: Engine, answer: Any) -> Verdict:
@@ -108,13 +130,19 @@ class PlanExercise(ResultExercise):
         with rolled_back(engine) as conn:
             if self.setup:
                 run_script(conn, self.setup)
+            case, params = self.case_params(conn)[self.plan_case if self.cases else 0]
             read_only_from_here(conn)
-            trial = Trial(conn, answer, script)
+            trial = Trial(conn, answer, script, case=case, params=params)
             setup = ";\n".join(s.text for s in script.statements[:-1])
             if setup:
                 self.run_learner(trial, setup)  # SET LOCAL enable_... before the query
-            trial.plan = explain(conn, script.last.text, analyze=False)
-            return self._plan_verdict(trial, script.notes)
+            wanted = named_parameters(script.last.text)
+            trial.plan = explain_bound(conn, bind_named(script.last.text),
+                                       {k: v for k, v in (params or {}).items() if k in wanted}, analyze=self.analyze)
+            verdict = self._plan_verdict(trial, script.notes)
+            if verdict.problem and case is not None:
+                verdict.problem = f"{case.label}: {verdict.problem}"
+            return verdict
 
     def _plan_verdict(self, trial: Trial, notes: list[str]) -> Verdict:
         assert trial.plan is not None
@@ -126,4 +154,4 @@ class PlanExercise(ResultExercise):
         return Verdict(None, notes=notes)
 
 
-__all__ = ["PlanExercise", "no_node", "no_seq_scan_on", "uses_index_on"]
+__all__ = ["PlanExercise", "no_node", "no_seq_scan_on", "reads_at_most", "uses_index_on"]

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
-from .base import Exercise, LearnerSqlError, Trial, Verdict
+from .base import Case, Exercise, LearnerSqlError, Trial, Verdict
 from .learner_sql import Script, prepare, read_only_from_here, rolled_back, run_script, split
 from .learner_sql import Statement
 from .results import (
@@ -22,11 +22,13 @@ class ResultExercise(Exercise):
 
     def __init__(self, lesson: str, name: str, *, ordered: bool = False,
                  order_by: Sequence[str] | None = None, check_names: bool = False, typed: Sequence[str] = (),
-                 tolerance: float | None = None, **kwargs: Any) -> None:
+                 tolerance: float | None = None, cases: Sequence[Case] = (), **kwargs: Any) -> None:
         """ordered: the task asks for an order; order_by: its sort keys as reference column names ("posts DESC"),
         derived from the reference's ORDER BY when not given; typed: reference columns whose type the task names;
-        tolerance: a relative tolerance for every number, where the task allows one (floats get 1e-9 anyway)."""
+        tolerance: a relative tolerance for every number, where the task allows one (floats get 1e-9 anyway);
+        cases: situations an answer with `:name` parameters is checked in (each must pass)."""
         super().__init__(lesson, name, **kwargs)
+        self.cases = list(cases)
         self.ordered = ordered or bool(order_by)
         self.order_by = list(order_by) if order_by else None
         self.check_names = check_names
@@ -35,20 +37,20 @@ class ResultExercise(Exercise):
 
     # -- the reference ---------------------------------------------------------------------------------
 
-    def reference(self, conn: Connection) -> ResultSet:
+    def reference(self, conn: Connection, params: dict[str, Any] | None = None) -> ResultSet:
         """The reference's rows; for an ordered task whose ORDER BY uses values it does not output, those values
         too (the reference run again with them added as columns), so that ties on them can be left free."""
         statements = split(self.solution_answer)
         if self.ordered and not self.order_by:
-            plain = fetch(conn, statements)
+            plain = fetch(conn, statements, params=params)
             if sort_keys_of(statements[-1], plain.names) is not None:
                 return plain
             augmented = with_order_columns(statements[-1])
             if augmented is None:
                 return plain
             text, added = augmented
-            return fetch(conn, [*statements[:-1], Statement(text, "SelectStmt")], key_columns=added)
-        return fetch(conn, statements)
+            return fetch(conn, [*statements[:-1], Statement(text, "SelectStmt")], key_columns=added, params=params)
+        return fetch(conn, statements, params=params)
 
     def sort_keys(self, expected: ResultSet) -> list[SortKey] | None:
         if self.order_by:
@@ -82,27 +84,39 @@ class ResultExercise(Exercise):
 
     def fetch_learner(self, trial: Trial, script: Script) -> ResultSet:
         assert trial.conn is not None
-        return self.learner_step(trial, script.text, lambda: fetch(trial.conn, script.statements))  # type: ignore[arg-type]
+        return self.learner_step(trial, script.text,
+                                 lambda: fetch(trial.conn, script.statements, params=trial.params))  # type: ignore[arg-type]
+
+    def case_params(self, conn: Connection) -> list[tuple[Case | None, dict[str, Any] | None]]:
+        if not self.cases:
+            return [(None, None)]
+        return [(case, dict(conn.exec_driver_sql(case.params).mappings().one())) for case in self.cases]
 
     def judge(self, engine: Engine, answer: Any) -> Verdict:
         script = prepare(answer)
         with rolled_back(engine) as conn:
             if self.setup:
                 run_script(conn, self.setup)
-            expected, from_cache = self.cached(conn, "result", lambda: self.reference(conn))
+            situations = []
+            for case, params in self.case_params(conn):
+                key = f"result {case.label}" if case else "result"
+                expected, from_cache = self.cached(conn, key, lambda: self.reference(conn, params))
+                situations.append((case, params, key, expected, from_cache))
             read_only_from_here(conn)  # a stray DELETE in the answer fails at once
-            trial = Trial(conn, answer, script, expected=expected)
-            try:
-                trial.result = self.fetch_learner(trial, script)
-            except LearnerSqlError as failure:
-                return Verdict(self.sql_failure(trial, failure), notes=script.notes)
-            problem = self.problem(trial)
-            if problem and from_cache and self.cache_may_be_stale(conn, "result"):
-                trial.expected = self.refresh(conn, "result", lambda: self.reference(conn))
+            for case, params, key, expected, from_cache in situations:
+                trial = Trial(conn, answer, script, expected=expected, case=case, params=params)
+                try:
+                    trial.result = self.fetch_learner(trial, script)
+                except LearnerSqlError as failure:
+                    return Verdict(self.sql_failure(trial, failure), notes=script.notes)
                 problem = self.problem(trial)
-            if problem:
-                problem = self.diagnose(trial, problem)
-            return Verdict(problem, notes=script.notes)
+                if problem and from_cache and self.cache_may_be_stale(conn, key):
+                    trial.expected = self.refresh(conn, key, lambda: self.reference(conn, params))
+                    problem = self.problem(trial)
+                if problem:
+                    problem = self.diagnose(trial, problem)
+                    return Verdict(f"{case.label}: {problem}" if case else problem, notes=script.notes)
+            return Verdict(None, notes=script.notes)
 
     def problem(self, trial: Trial) -> str | None:
         assert trial.result is not None and trial.expected is not None and trial.script is not None

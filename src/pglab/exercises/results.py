@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from ..connection import driver
-from .learner_sql import Statement
+from .learner_sql import Statement, bind_named, named_parameters
 
 FLOAT_TOLERANCE = 1e-9  # relative, for floats: 1.0000000001 equals 1; integers and numerics compare exactly
 
@@ -145,20 +145,35 @@ WHERE t.oid = ANY(%s)
 """
 
 
-def fetch(conn: Connection, statements: Sequence[Statement], *, key_columns: int = 0) -> ResultSet:
+def fetch(conn: Connection, statements: Sequence[Statement], *, key_columns: int = 0,
+          params: dict[str, Any] | None = None) -> ResultSet:
     """Run the statements; the rows of the last one that returns rows (so `SET LOCAL ...; SELECT ...` works).
 
+    params: values for the statements' `:name` parameters (each statement is then sent on its own).
     key_columns: that many trailing columns are a reference's ORDER BY values, not part of its result."""
     raw = driver(conn)
     found: tuple[list[Any], list[tuple[Any, ...]]] | None = None
     with raw.cursor() as cursor:
         _register_loaders(cursor)
-        cursor.execute(";\n".join(s.text for s in statements))  # type: ignore[call-overload]
-        while True:
+        if params is None:
+            cursor.execute(";\n".join(s.text for s in statements))  # type: ignore[call-overload]
+            batches = True
+        else:
+            batches = False
+        while batches:
             if cursor.description is not None:
                 found = (list(cursor.description), [tuple(row) for row in cursor.fetchall()])
             if not cursor.nextset():
                 break
+        for statement in statements if params is not None else ():
+            wanted = named_parameters(statement.text)
+            unknown = sorted(wanted - set(params or {}))
+            if unknown:
+                raise ValueError(f"your query uses :{unknown[0]}, but the task gives "
+                                 f"{', '.join(':' + p for p in sorted(params or {})) or 'no parameters'}")
+            cursor.execute(bind_named(statement.text), {k: v for k, v in (params or {}).items() if k in wanted})
+            if cursor.description is not None:
+                found = (list(cursor.description), [tuple(row) for row in cursor.fetchall()])
     if found is None:
         raise ValueError("your SQL did not return rows: write a SELECT query")
     description, rows = found

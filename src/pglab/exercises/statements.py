@@ -99,8 +99,20 @@ def _without_savepoints(log: StatementLog) -> StatementLog:
                         [log.rows[i] for i in kept])
 
 
+# Rows read in this transaction: the rows its sequential scans read and the entries its index scans returned, from
+# the current transaction's own counters (exact, whatever else the server does).
+_ROWS_READ = """
+SELECT c.relname, pg_stat_get_xact_tuples_returned(c.oid)
+       + coalesce((SELECT sum(pg_stat_get_xact_tuples_returned(i.indexrelid)) FROM pg_index AS i
+                   WHERE i.indrelid = c.oid), 0)
+FROM pg_class AS c WHERE c.relname = ANY(%(tables)s) AND c.relkind IN ('r', 'p') AND pg_table_is_visible(c.oid)
+"""
+
+
 class StatementCountExercise(Exercise):
-    """The answer is a function(session) -> result; at most `max_statements` statements allowed."""
+    """The answer is a function(session) -> result; at most `max_statements` statements allowed, and with
+    `reads_at_most={table: rows}` at most that many rows of a table read (a right answer that reads everything to
+    return a page fails, with `reads_why` as the reason)."""
 
     kind = "statements"
     kind_label = "ORM code: the checker runs your function and counts the statements it sends"
@@ -108,10 +120,13 @@ class StatementCountExercise(Exercise):
     blank_answer = staticmethod(_unwritten_function)
 
     def __init__(self, lesson: str, name: str, *, max_statements: int,
-                 normalise: Callable[[Any], Any] = lambda value: value, **kwargs: Any) -> None:
+                 normalise: Callable[[Any], Any] = lambda value: value, reads_at_most: dict[str, int] | None = None,
+                 reads_why: str = "", **kwargs: Any) -> None:
         super().__init__(lesson, name, **kwargs)
         self.max_statements = max_statements
         self.normalise = normalise
+        self.reads_at_most = dict(reads_at_most or {})
+        self.reads_why = reads_why
         self._reference: Callable[..., Any] | None = None
 
     def is_blank(self, answer: Any) -> bool:
@@ -127,13 +142,15 @@ class StatementCountExercise(Exercise):
             self._reference = compile_answer(self.solution_answer, self.answer_name)
         return self._reference
 
-    def run(self, engine: Engine, function: Callable[..., Any]) -> tuple[Any, StatementLog]:
-        """The function's normalised result and the statements it sent, in a transaction that is rolled back."""
+    def run(self, engine: Engine, function: Callable[..., Any]) -> tuple[Any, StatementLog, dict[str, int]]:
+        """The function's normalised result, the statements it sent and the rows it read of the budgeted tables,
+        in a transaction that is rolled back."""
         from sqlalchemy.orm import Session
 
         with rolled_back(engine) as conn:
             if self.setup:
                 run_script(conn, self.setup)
+            before = self._rows_read(conn)
             with Session(bind=conn, join_transaction_mode="create_savepoint") as session, \
                     count_statements(engine) as log:
                 try:
@@ -141,13 +158,20 @@ class StatementCountExercise(Exercise):
                 except NotImplementedError as error:
                     raise NotAttempted from error
                 result = self.normalise(value)  # lazy loads triggered while normalising count too
-        return result, _without_savepoints(log)
+            after = self._rows_read(conn)
+        return result, _without_savepoints(log), {t: after.get(t, 0) - before.get(t, 0) for t in after}
+
+    def _rows_read(self, conn: Any) -> dict[str, int]:
+        if not self.reads_at_most:
+            return {}
+        rows = conn.exec_driver_sql(_ROWS_READ, {"tables": list(self.reads_at_most)}).all()
+        return {str(table): int(read) for table, read in rows}
 
     def judge(self, engine: Engine, answer: Any) -> Verdict:
         function = self.callable_of(answer)
         if not callable(function):
             return Verdict("pass your function itself (its name, without calling it).")
-        got, log = self.run(engine, function)
+        got, log, read = self.run(engine, function)
         with rolled_back(engine) as conn:
             expected, from_cache = self.cached(conn, "value", lambda: self.run(engine, self.reference_function())[0])
             stale = from_cache and got != expected and self.cache_may_be_stale(conn, "value")
@@ -162,6 +186,12 @@ class StatementCountExercise(Exercise):
             return Verdict(
                 f"your function sent {log.count} statements; at most {self.max_statements} are needed. One shape "
                 "repeated many times is the N+1 pattern:", detail=log.summary())
+        over = {table: n for table, n in read.items() if n > self.reads_at_most.get(table, n)}
+        if over:
+            table, n = next(iter(over.items()))
+            return Verdict(f"the result is right, but your function read {n:,} rows of {table} (at most "
+                           f"{self.reads_at_most[table]:,} are needed)" + (f": {self.reads_why}" if self.reads_why else "."),
+                           detail=log.summary())
         return Verdict(None)
 
 
