@@ -244,3 +244,16 @@ def test_an_include_column_used_as_a_key_is_explained(lab):
                             plan_requirements=[uses_index_on("comments")])
     message = exercise.evaluate(lab.engine, "CREATE INDEX ON comments (post_id) INCLUDE (created_at)").message
     assert "only as an INCLUDE column" in message and "created_at" in message
+
+
+def test_an_index_the_learner_left_behind_does_not_make_a_wrong_answer_pass(lab):
+    from pglab.exercises import for_lesson
+
+    exercise = next(e for e in for_lesson("00_getting_started") if e.name == "recent_comments_index")
+    lab.run("CREATE INDEX leftover_comments_created_at ON comments (created_at)")
+    try:
+        assert not exercise.evaluate(lab.engine, "CREATE INDEX ON comments (post_id)").passed
+        assert exercise.evaluate(lab.engine, exercise.solution_text()).passed
+        assert lab.value("SELECT to_regclass('leftover_comments_created_at') IS NOT NULL")  # the check changed nothing
+    finally:
+        lab.run("DROP INDEX leftover_comments_created_at")

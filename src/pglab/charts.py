@@ -75,13 +75,22 @@ def line(
     ylabel: str,
     logx: bool = False,
     logy: bool = False,
+    marks: Mapping[str, Sequence[bool]] | None = None,
+    marks_label: str = "",
 ) -> None:
-    """Several series against one x axis (e.g. statements or time against N)."""
+    """Several series against one x axis (e.g. statements or time against N). `marks` rings the points of a series
+    where its list is true (e.g. the plan the planner chose), with `marks_label` in the legend."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=WIDE)
+    labelled = False
     for name, values in series.items():
         ax.plot(list(x), list(values), marker="o", label=name)
+        chosen = [(xi, yi) for xi, yi, mark in zip(x, values, (marks or {}).get(name, [])) if mark]
+        if chosen:
+            ax.scatter([c[0] for c in chosen], [c[1] for c in chosen], s=180, facecolors="none",
+                       edgecolors="black", linewidths=1.5, zorder=3, label=None if labelled else marks_label or None)
+            labelled = True
     if logx:
         ax.set_xscale("log")
     if logy:
@@ -123,9 +132,15 @@ class PlanStep:
     depth: int
     label: str
     share: float  # of the execution time spent in this node alone, %
-    rows: int
+    rows: int  # actual rows, per loop
     kind: str = "other"  # "full scan" (red), "index" (green) or "other" (blue)
+    estimated: int | None = None  # the planner's estimate of rows, per loop
+    loops: int = 1
+    misestimate: float = 1.0  # estimated / actual or actual / estimated, whichever is larger
+    direction: str = ""  # "under" or "over"
 
+
+BAD_ESTIMATE = 10  # the factor pev2 and explain.depesz.com flag
 
 def plan_picture(steps: Sequence[PlanStep], title: str | None = None) -> None:
     """The plan tree, one row per node (indented like EXPLAIN), with a bar for the node's own share of time."""
@@ -141,7 +156,15 @@ def plan_picture(steps: Sequence[PlanStep], title: str | None = None) -> None:
         label = ("    " * step.depth) + ("└ " if step.depth else "") + step.label
         names_ax.text(0, y, label, va="center", fontsize=9, family="monospace", color=colour)
         bars_ax.barh(y, step.share, color=colour)
-        text = f" {step.share:.0f}%  rows={step.rows:,} "
+        text = f" {step.share:.0f}%  rows={step.rows:,}"
+        if step.estimated is not None and step.misestimate > 2:
+            text += f" (est {step.estimated:,}: {step.misestimate:,.0f}x {step.direction})"
+        if step.loops > 1:
+            text += f" ×{step.loops:,} loops"
+        text += " "
+        if step.misestimate > BAD_ESTIMATE:
+            names_ax.text(0.985, y, "estimate off", va="center", ha="right", fontsize=8, color=PALETTE[4],
+                          fontweight="bold")
         if step.share > 55:  # the label goes inside a long bar, so the axis can stop at 100%
             bars_ax.annotate(text, (step.share, y), va="center", ha="right", fontsize=8, color="white")
         else:

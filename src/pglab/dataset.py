@@ -102,6 +102,10 @@ CREATE INDEX idx_comments_post_id ON comments (post_id);
 CREATE INDEX idx_comments_user_id ON comments (user_id);
 """
 
+# The indexes the dataset is built with, besides those of its primary keys and unique constraints: what a plan
+# exercise starts from (exercises.probes.dataset_indexes_only drops any other index on the tables it plans).
+INDEXES = ("idx_posts_user_id", "idx_post_tags_tag_id", "idx_comments_post_id", "idx_comments_user_id")
+
 # Where lesson 00's schema diagram (lab.draw_schema) places each table: users in the middle, what hangs off it around.
 DIAGRAM_LAYOUT: dict[str, tuple[float, float]] = {
     "users": (3.4, 0), "profiles": (0, 0), "comments": (6.8, 0),

@@ -49,6 +49,18 @@ class PlanNode:
         return int(self.raw.get("Plan Rows", 0))
 
     @property
+    def misestimate(self) -> float:
+        """How far the planner's row estimate was off, as a factor (> 1 either way; pev2 and explain.depesz.com
+        call over 10 bad). Rows are per loop on both sides; 0 rows count as 1."""
+        estimated, actual = max(self.estimated_rows, 1), max(self.rows, 1)
+        return max(estimated, actual) / min(estimated, actual)
+
+    @property
+    def estimate_direction(self) -> str:
+        """'under' when the planner expected fewer rows than came, 'over' when more."""
+        return "under" if self.estimated_rows < self.rows else "over"
+
+    @property
     def rows_removed(self) -> int:
         """Rows this node read and threw away (a Filter, an index recheck), per loop."""
         return sum(int(round(float(self.raw.get(key, 0) or 0)))
@@ -205,7 +217,9 @@ class Plan:
         return self.root.pages
 
     def text(self, timings: bool = False, buffers: bool = False, details: bool = True,
-             heap_fetches: bool = False) -> str:
+             heap_fetches: bool = False, estimates: bool = False) -> str:
+        """The plan, indented like EXPLAIN's text; with `estimates`, each node's estimated rows beside the actual ones
+        and the factor when it is off by more than 2 (an analyzed plan)."""
         lines: list[str] = []
         for depth, node in self.root.walk():
             pad = "  " * depth
@@ -215,6 +229,10 @@ class Plan:
                 facts.append(f"time={node.total_ms:.2f} ms")
             if self.analyzed:
                 facts.append(f"rows={node.rows:,}")
+                if estimates:
+                    off = (f" ({node.misestimate:,.0f}x {node.estimate_direction})"
+                           if node.misestimate > 2 else "")
+                    facts.append(f"estimated={node.estimated_rows:,}{off}")
                 if node.loops != 1:
                     facts.append(f"loops={node.loops:,}")
             else:
@@ -255,7 +273,9 @@ class Plan:
         walked = list(self.root.walk())
         total = sum(node.self_ms for _, node in walked) or 1.0
         return [PlanStep(depth, node.label(), 100 * node.self_ms / total, node.rows,
-                         "full scan" if node.node_type == "Seq Scan" else "index" if node.index else "other")
+                         "full scan" if node.node_type == "Seq Scan" else "index" if node.index else "other",
+                         estimated=node.estimated_rows, loops=node.loops, misestimate=node.misestimate,
+                         direction=node.estimate_direction)
                 for depth, node in walked]
 
     def show(self, title: str | None = None) -> None:

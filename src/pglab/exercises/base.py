@@ -168,7 +168,7 @@ REFERENCES = ReferenceCache()
 
 class Exercise(ABC):
     kind: ClassVar[str] = "exercise"
-    kind_label: ClassVar[str] = ""  # how the task box names it: "a query", "a schema change", ...
+    kind_label: str = ""  # how the task box names it: "a query", "a schema change", ...
     answer_name: ClassVar[str] = "answer"  # what the notebook's answer cell defines
     language: ClassVar[str] = "sql"
     blank_answer: ClassVar[Any] = "-- your SQL here\n"

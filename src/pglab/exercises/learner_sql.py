@@ -77,8 +77,8 @@ def split(sql: str) -> list[Statement]:
     except Exception:
         pieces = [part.strip().rstrip(";").strip() for part in sqlparse.split(sql) if without_comments(part).strip(" ;\n\t")]
         try:  # `:name` parameters are not SQL: parse them as $n, keeping the text as written
-            return [Statement(piece, type(parse_sql(_positional(piece))[0].stmt).__name__,
-                              parse_sql(_positional(piece))[0].stmt) for piece in pieces]
+            parsed_pieces = [parse_sql(positional(piece)[0])[0].stmt for piece in pieces]
+            return [Statement(piece, type(node).__name__, node) for piece, node in zip(pieces, parsed_pieces)]
         except Exception:
             return [Statement(piece, "?") for piece in pieces]
     encoded = sql.encode()  # the parser reports byte offsets
@@ -207,8 +207,9 @@ def bind_named(sql: str) -> str:
     return "".join(parts)
 
 
-def _positional(sql: str) -> str:
-    """`:name` parameters as $1, $2 ... (to parse a statement that has them; never sent to the server)."""
+def positional(sql: str) -> tuple[str, list[str]]:
+    """`:name` parameters as $1, $2 ... in order of first appearance, and their names (to parse or PREPARE a
+    statement that has them)."""
     from sqlparse import tokens
 
     names: list[str] = []
@@ -216,12 +217,12 @@ def _positional(sql: str) -> str:
     for statement in sqlparse.parse(sql):
         for token in statement.flatten():
             if token.ttype in tokens.Name.Placeholder and token.value.startswith(":"):
-                if token.value not in names:
-                    names.append(token.value)
-                parts.append(f"${names.index(token.value) + 1}")
+                if token.value[1:] not in names:
+                    names.append(token.value[1:])
+                parts.append(f"${names.index(token.value[1:]) + 1}")
             else:
                 parts.append(token.value)
-    return "".join(parts)
+    return "".join(parts), names
 
 
 def named_parameters(sql: str) -> set[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from . import (
     Mistake, PlanExercise, ResultExercise, SchemaExercise, StatementCountExercise, accepts, counted_by_value,
-    default_evaluated_per_insert, has_column, rejects, uses_index_on,
+    dataset_indexes_only, default_evaluated_per_insert, has_column, rejects, uses_index_on,
 )
 
 LESSON = "00_getting_started"
@@ -162,6 +162,7 @@ thousand. Create an index so that its plan uses an index on `comments` instead o
     ],
     solution="CREATE INDEX idx_comments_created_at ON comments (created_at)",
     target="SELECT * FROM comments WHERE created_at >= '2025-12-30'",
+    setup=dataset_indexes_only("comments"),
     plan_requirements=[uses_index_on("comments")],
     explanation="A B-tree on created_at lets PostgreSQL jump to 2025-12-30 and read only the rows after it.",
     mistakes=[

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from .. import catalog
 from ..errors import short_message
-from . import Mistake, PlanExercise, ResultExercise, SchemaExercise, Trial, accepts, has_column, rejects
+from . import (
+    Mistake, PlanExercise, ResultExercise, SchemaExercise, Trial, accepts, dataset_indexes_only, has_column, rejects,
+)
 from .learner_sql import run_script
 
 LESSON = "02_relationships"
@@ -93,7 +95,7 @@ without reading the whole table.
         "CREATE INDEX ... ON comments (user_id): the foreign key column must be the index's first column.",
     ],
     solution="CREATE INDEX idx_comments_user_id ON comments (user_id)",
-    setup="DROP INDEX idx_comments_user_id",
+    setup=dataset_indexes_only("comments") + "DROP INDEX idx_comments_user_id",
     target=_CASCADE_TARGET,
     plan_requirements=[_cascade_problem],
     explanation=(

@@ -6,7 +6,8 @@ import datetime as dt
 import uuid
 
 from . import (
-    Case, Exercise, Mistake, PlanExercise, StatementCountExercise, Trial, no_node, reads_at_most, uses_index_on,
+    Case, Exercise, Mistake, PlanExercise, StatementCountExercise, Trial, dataset_indexes_only, no_node, reads_at_most,
+    uses_index_on,
 )
 
 LESSON = "05_pagination"
@@ -14,8 +15,7 @@ LESSON = "05_pagination"
 # ---------------------------------------------------------------- 1. the page after a comment
 
 # The notebook creates this index in section 3; the check creates it too (dropping any the learner made first).
-_COMMENTS_ORDER_INDEX = """
-DROP INDEX IF EXISTS comments_created_at_id_idx;
+_COMMENTS_ORDER_INDEX = dataset_indexes_only("comments") + """
 CREATE INDEX comments_created_at_id_idx ON comments (created_at, id);
 """
 
@@ -187,6 +187,7 @@ Create the index that lets it read only its page: no Sort, no Incremental Sort.
     ],
     solution="CREATE INDEX post_tags_tag_created_post_idx ON post_tags (tag_id, created_at DESC, post_id DESC)",
     target=_TAG_TARGET,
+    setup=dataset_indexes_only("post_tags"),
     plan_requirements=[
         uses_index_on("post_tags"),
         _walks_an_index_that_starts_with_tag_id,

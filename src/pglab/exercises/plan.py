@@ -46,6 +46,38 @@ def no_node(node_type: str, why: str = "") -> Check:
     return requirement
 
 
+def _generic_plan(conn: Any, sql: str, params: dict[str, Any], *, analyze: bool) -> Any:
+    """The plan PostgreSQL makes for the query as a prepared statement before it knows its parameters: PREPARE it
+    ($1, $2 ... for its :name parameters), force a generic plan, and EXPLAIN EXECUTE it with the values."""
+    from psycopg import sql as psql
+
+    from ..connection import driver
+    from ..explain import Plan
+    from .learner_sql import positional
+
+    text, names = positional(sql)
+    raw = driver(conn)
+    raw.execute(f"PREPARE pglab_generic AS {text}".replace("%", "%%"))
+    raw.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+    values = psql.SQL(", ").join(psql.Literal(params[name]) for name in names)
+    execute = psql.SQL("EXECUTE pglab_generic") + (psql.SQL("(") + values + psql.SQL(")") if names else psql.SQL(""))
+    options = "ANALYZE, BUFFERS, FORMAT JSON" if analyze else "FORMAT JSON"
+    document = raw.execute(psql.SQL(f"EXPLAIN ({options}) ") + execute).fetchone()[0]
+    return Plan.from_json(document, sql, analyze)
+
+
+def uses_index_named(index: str, why: str = "") -> Check:
+    def requirement(trial: Trial) -> str | None:
+        assert trial.plan is not None
+        if trial.plan.uses_index(name=index):
+            return None
+        used = trial.plan.indexes_used()
+        how = f"uses {', '.join(used)}" if used else "uses no index"
+        return f"the plan {how}, not {index}" + (f": {why}" if why else ".")
+
+    return requirement
+
+
 def reads_at_most(table: str, limit: int, why: str = "") -> Check:
     """The plan (analyzed) reads at most `limit` rows of `table`: the rows its scans of it return, plus the rows
     they read and threw away, over all loops."""
@@ -91,15 +123,20 @@ class PlanExercise(ResultExercise):
     kind_label = "a plan: the checker asks PostgreSQL how it would run the query"
 
     def __init__(self, lesson: str, name: str, *, plan_requirements: Sequence[Check], target: str | None = None,
-                 answer_is: str = "ddl", analyze: bool = False, plan_case: int = 0, **kwargs: Any) -> None:
-        """analyze: EXPLAIN ANALYZE (rows really read, for reads_at_most); plan_case: with `cases`, the one whose
-        parameters the query is planned with."""
+                 targets: Sequence[tuple[str, str]] = (), answer_is: str = "ddl", analyze: bool = False,
+                 plan_case: int = 0, generic_plan: bool = False, **kwargs: Any) -> None:
+        """target, or targets as (label, query) pairs: what is planned after DDL (each must satisfy the requirements);
+        analyze: EXPLAIN ANALYZE (rows really read, for reads_at_most); plan_case: with `cases`, the one whose
+        parameters the query is planned with; generic_plan: plan the answer as a prepared statement under
+        plan_cache_mode = force_generic_plan (its parameters unknown when it is planned)."""
         super().__init__(lesson, name, **kwargs)
         self.diagnoses.append(include_column_as_key)
         assert answer_is in ("ddl", "query")
-        assert answer_is == "query" or target, "a ddl plan exercise needs the target query"
+        assert answer_is == "query" or target or targets, "a ddl plan exercise needs the target query"
         self.plan_requirements = list(plan_requirements)
         self.target = target
+        self.targets = list(targets) or ([("", target)] if target else [])
+        self.generic_plan = generic_plan
         self.answer_is = answer_is
         self.analyze = analyze
         self.plan_case = plan_case
@@ -118,9 +155,14 @@ class PlanExercise(ResultExercise):
                 self.run_learner(trial, script.text)
             except LearnerSqlError as failure:
                 return Verdict(self.sql_failure(trial, failure), notes=script.notes)
-            assert self.target is not None
-            trial.plan = explain(conn, self.target, analyze=self.analyze)
-            return self._plan_verdict(trial, script.notes)
+            for label, target in self.targets:
+                trial.plan = explain(conn, target, analyze=self.analyze)
+                verdict = self._plan_verdict(trial, script.notes)
+                if verdict.problem:
+                    if label:
+                        verdict.problem = f"{label}: {verdict.problem}"
+                    return verdict
+            return Verdict(None, notes=script.notes)
 
     def _judge_query(self, engine: Engine, answer: Any) -> Verdict:
         verdict = super().judge(engine, answer)  # the rows first
@@ -137,8 +179,12 @@ class PlanExercise(ResultExercise):
             if setup:
                 self.run_learner(trial, setup)  # SET LOCAL enable_... before the query
             wanted = named_parameters(script.last.text)
-            trial.plan = explain_bound(conn, bind_named(script.last.text),
-                                       {k: v for k, v in (params or {}).items() if k in wanted}, analyze=self.analyze)
+            if self.generic_plan:
+                trial.plan = _generic_plan(conn, script.last.text, params or {}, analyze=self.analyze)
+            else:
+                trial.plan = explain_bound(conn, bind_named(script.last.text),
+                                           {k: v for k, v in (params or {}).items() if k in wanted},
+                                           analyze=self.analyze)
             verdict = self._plan_verdict(trial, script.notes)
             if verdict.problem and case is not None:
                 verdict.problem = f"{case.label}: {verdict.problem}"
@@ -154,4 +200,4 @@ class PlanExercise(ResultExercise):
         return Verdict(None, notes=notes)
 
 
-__all__ = ["PlanExercise", "no_node", "no_seq_scan_on", "reads_at_most", "uses_index_on"]
+__all__ = ["PlanExercise", "no_node", "no_seq_scan_on", "reads_at_most", "uses_index_named", "uses_index_on"]

@@ -176,6 +176,28 @@ def has_index(table: str, columns: Sequence[str], *, unique: bool | None = None,
     return requirement
 
 
+def dataset_indexes_only(*tables: str) -> str:
+    """Setup SQL for a plan exercise: drop every index on `tables` that neither the dataset nor a constraint made
+    (what the learner created while trying things would otherwise make a wrong answer pass). It runs in the
+    checker's transaction, so the indexes come back when the check ends."""
+    from ..dataset import INDEXES
+
+    keep = ", ".join(f"'{name}'" for name in INDEXES)
+    listed = ", ".join(f"'{table}'" for table in tables)
+    return f"""
+DO $$
+DECLARE extra record;
+BEGIN
+  FOR extra IN SELECT i.indexrelid::regclass AS name FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid
+               WHERE i.indrelid::regclass::text IN ({listed}) AND c.relname NOT IN ({keep})
+                 AND NOT EXISTS (SELECT 1 FROM pg_constraint AS k WHERE k.conindid = i.indexrelid)
+  LOOP
+    EXECUTE format('DROP INDEX %s', extra.name);
+  END LOOP;
+END $$;
+"""
+
+
 def violating_row(trial: Trial) -> str | None:
     """For 'check constraint ... is violated by some row': the first existing row the learner's CHECK rejects."""
     from pglast import ast, enums
@@ -206,5 +228,5 @@ def violating_row(trial: Trial) -> str | None:
     return None
 
 
-__all__ = ["accepted_values", "accepts", "default_evaluated_per_insert", "has_column", "has_index", "probe", "probe_value", "rejects",
+__all__ = ["accepted_values", "accepts", "dataset_indexes_only", "default_evaluated_per_insert", "has_column", "has_index", "probe", "probe_value", "rejects",
            "type_name", "violating_row"]
