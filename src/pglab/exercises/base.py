@@ -187,8 +187,11 @@ class Exercise(ABC):
         setup: str | None = None,
         diagnoses: Sequence[Check] = (),
         error_hints: Sequence[ErrorHint] = (),
+        kind_label: str | None = None,
     ) -> None:
         self.lesson = lesson
+        if kind_label is not None:  # when the kind's own words do not fit this exercise's check
+            self.kind_label = kind_label
         self.name = name
         self.task = textwrap.dedent(task).strip()
         self.hints = list(hints)
