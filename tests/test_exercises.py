@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pglab.exercises import Exercise, all_exercises
+from pglab.exercises import Exercise, Since, all_exercises
 
 EXERCISES = all_exercises()
 
@@ -40,6 +40,10 @@ def test_the_solution_shown_is_the_solution_that_passes(exercise: Exercise, less
 def test_right_answers_spelled_other_ways_pass(exercise: Exercise, lesson_factory):
     lesson = lesson_factory(exercise.lesson)
     for answer in exercise.alternatives:
+        if isinstance(answer, Since):
+            if lesson.server_version_num() < answer.server_version_num:
+                continue
+            answer = answer.answer
         feedback = exercise.evaluate(lesson.engine, answer)
         assert feedback.passed, f"rejected a right answer {answer!r}: {feedback.message}"
 

@@ -43,6 +43,8 @@ def _run(command: str) -> int:
         print(f"PostgreSQL {version}, {target.describe()}: ready in {time.perf_counter() - started:.1f} s", flush=True)
         name = dataset.ensure_template()
         print(f"Dataset: {name}" + (" (built before; every lesson copies it)" if built else ""))
+        role = connection.lesson_role()
+        print(role.warning or f"Lessons run as {role.name}, a role that is not a superuser.")
         return 0
     if command == "status":
         if not embedded:

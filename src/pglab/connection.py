@@ -15,7 +15,8 @@ from functools import lru_cache
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
-from .errors import LabSetupError
+from . import roles
+from .errors import LabSetupError, short_message
 
 # Every connection turns JIT and parallel workers off: on a 2-core laptop both add noise to timings
 # and make plans differ from run to run. UTC makes shown timestamps the same for every reader.
@@ -97,6 +98,37 @@ def admin_engine() -> Engine:
     engine = make_engine(t.base_url, autocommit=True, pool_size=1)
     check_reachable(engine, t)
     return engine
+
+
+@lru_cache(maxsize=None)
+def _lesson_role_for(t: ServerTarget) -> roles.LessonRole:
+    def log_in_problem(role: roles.LessonRole) -> str | None:
+        engine = make_engine(role.url(t.base_url), pool_size=1)
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except sa.exc.OperationalError as error:
+            return short_message(error)
+        finally:
+            engine.dispose()
+        return None
+
+    admin = admin_engine()
+    try:
+        with admin.connect() as conn:
+            return roles.ensure(conn, t.base_url, embedded=t.embedded, log_in_problem=log_in_problem)
+    finally:
+        admin.dispose()
+
+
+def lesson_role() -> roles.LessonRole:
+    """The role lessons (and the checker) connect as: see roles.py."""
+    return _lesson_role_for(target())
+
+
+def lesson_url(database: str) -> URL:
+    """The URL of one of the lab's databases, for the lesson role."""
+    return lesson_role().url(target().url_for(database))
 
 
 def check_reachable(engine: Engine, t: ServerTarget) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from . import connection, databases
+from . import connection, databases, features, roles
 from .errors import LabSetupError
 
 
@@ -284,7 +284,8 @@ def _format(sql: str, scale: Scale) -> str:
 
 def fingerprint(scale: Scale) -> str:
     """Changes whenever the schema, the generator or the scale changes, so a stale template is rebuilt."""
-    parts = [repr(scale), _HELPERS, *_FOREIGN_KEYS, "VACUUM (FREEZE, PARALLEL 0) after every fill, committed synchronously"]
+    parts = [repr(scale), _HELPERS, *_FOREIGN_KEYS, "VACUUM (FREEZE, PARALLEL 0) after every fill, committed synchronously",
+             f"owned by {roles.role_name()}", "with", *features.PREINSTALLED]
     parts += [_format(job.create + job.fill, scale) + "".join(job.keys) for job in _JOBS]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:10]
 
@@ -349,6 +350,7 @@ def _run_job(engine: Engine, job: TableJob, scale: Scale) -> tuple[str, float]:
             raw.execute(_format(job.fill, scale))
             for statement in job.keys:
                 raw.execute(statement)
+        raw.autocommit = False  # the connection goes back to the pool
     return job.table, time.perf_counter() - started
 
 
@@ -365,6 +367,7 @@ def _vacuum(engine: Engine) -> None:
         raw.execute(_SYNCHRONOUS)
         raw.execute("VACUUM (FREEZE, PARALLEL 0) " + ", ".join(job.table for job in _JOBS))
         raw.execute("ANALYZE")
+        raw.autocommit = False
 
 
 def _build(conn: sa.Connection, name: str, scale: Scale, progress: Callable[[str], None]) -> None:
@@ -396,6 +399,8 @@ def _build(conn: sa.Connection, name: str, scale: Scale, progress: Callable[[str
             build.exec_driver_sql(_SYNCHRONOUS)
             for statement in _FOREIGN_KEYS:
                 build.exec_driver_sql(statement)
+            features.preinstall(build)
+            roles.hand_over(build, connection.lesson_role())
         finished("foreign keys", time.perf_counter() - step_start)
         # Only now, with every build transaction over and flushed, can VACUUM mark every page all-visible: a
         # table vacuumed while another table's fill was still running kept pages not all-visible, so lessons saw

@@ -7,7 +7,7 @@ that cell as skipped, with the same sentence, instead of comparing its output.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from .errors import short_message
 from .pgstat import why_untracked
@@ -16,6 +16,25 @@ from .pgstat import why_untracked
 # needs a superuser (on a shared server, the instructor installs it in template1 before the workshop).
 EXTENSIONS = ("pgstattuple", "pg_trgm", "btree_gist", "btree_gin", "pg_visibility", "pageinspect")
 FEATURES = ("pg_stat_statements", *EXTENSIONS)
+
+
+# Installed by the lab's own role when it makes a lesson's database (in the dataset's template, or in an empty
+# database), so that the learner role, which may not install an untrusted extension, can use them. pageinspect is
+# left out: its functions are for superusers only, whoever installs it.
+PREINSTALLED = ("pg_stat_statements", "pgstattuple", "pg_trgm", "btree_gin", "btree_gist", "pg_visibility")
+
+
+def preinstall(conn: Connection) -> None:
+    """CREATE EXTENSION for each of PREINSTALLED the server has and this role may install (the rest: see
+    why_missing, which a lesson's `lab.requires` reports)."""
+    available = set(conn.exec_driver_sql("SELECT name FROM pg_available_extensions").scalars())
+    for extension in PREINSTALLED:
+        if extension in available:
+            try:
+                with conn.begin_nested():
+                    conn.exec_driver_sql(f"CREATE EXTENSION IF NOT EXISTS {extension}")
+            except sa.exc.DBAPIError:
+                pass
 
 
 def why_missing(engine: Engine, feature: str) -> str | None:
@@ -43,4 +62,4 @@ def why_missing(engine: Engine, feature: str) -> str | None:
     return None
 
 
-__all__ = ["EXTENSIONS", "FEATURES", "why_missing"]
+__all__ = ["EXTENSIONS", "FEATURES", "PREINSTALLED", "preinstall", "why_missing"]

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from . import charts, claims, connection, databases, dataset, errors, explain as explain_module, timing
+from . import charts, claims, connection, databases, dataset, errors, explain as explain_module, features, roles, timing
 from .display import show_text
 from .exercises import LessonExercises, for_lesson
 from .querycount import StatementLog, count_statements as _count_statements
@@ -145,6 +145,19 @@ class Lesson:
                 "ANALYZE " + ", ".join(databases.quote(t) for t in tables) if tables else "ANALYZE"
             )
 
+    def vacuum(self, *tables: str) -> None:
+        """VACUUM the tables so that the visibility map is current (an Index Only Scan then skips the table).
+
+        Pooled connections are closed first, and the session commits synchronously: VACUUM cannot mark a page
+        all-visible while a transaction older than its last change is open, or while that change's commit record
+        may not be flushed yet (the lab's server commits asynchronously)."""
+        self.engine.dispose()
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql("SET synchronous_commit = on")
+            conn.exec_driver_sql("SELECT 1")  # a synchronous commit flushes every earlier commit record too
+            conn.exec_driver_sql("VACUUM (PARALLEL 0) " + ", ".join(databases.quote(t) for t in tables))
+
     def draw_schema(self, tables: list[str] | None = None, title: str = "The lab's dataset") -> None:
         """Draw the tables (columns, PK/FK/UQ) and their foreign keys from the live catalog."""
         from . import catalog
@@ -224,10 +237,20 @@ def start_lesson(lesson_id: str, *, with_dataset: bool = True, sql_magic: bool =
                              template=template)
     finally:
         admin.dispose()
-    engine = connection.make_engine(target.url_for(name))
+    if template is None:  # a copy of the dataset belongs to the lesson role already; an empty database does not
+        owner = connection.make_engine(target.url_for(name), pool_size=1)
+        try:
+            with owner.begin() as conn:
+                features.preinstall(conn)
+                roles.hand_over(conn, connection.lesson_role())
+        finally:
+            owner.dispose()
+    engine = connection.make_engine(connection.lesson_url(name))
     lesson = Lesson(lesson_id, name, engine, target)
     if sql_magic:
         _connect_sql_magic(engine)
+    if connection.lesson_role().warning:
+        show_text("Note: " + str(connection.lesson_role().warning), "todo")
     if with_dataset and dataset.current_scale().name != "full":
         show_text(
             f"PGLAB_SCALE={dataset.current_scale().name}: this lesson's text and checks are written for the full "

@@ -9,7 +9,7 @@ import importlib
 import pkgutil
 from typing import TYPE_CHECKING
 
-from .base import Case, Check, ErrorHint, Exercise, Mistake, Trial
+from .base import Case, Check, ErrorHint, Exercise, Mistake, Since, Trial
 from .bound import BoundExercise, LessonExercises
 from .dataloader import BatchFunctionExercise
 from .feedback import Feedback
@@ -26,7 +26,7 @@ KINDS = (ResultExercise, SchemaExercise, PlanExercise, StatementCountExercise, B
 
 __all__ = [
     "BatchFunctionExercise", "BoundExercise", "Case", "Check", "ErrorHint", "Exercise", "Feedback", "KINDS",
-    "LessonExercises", "Mistake", "PlanExercise", "ResultExercise", "SchemaExercise", "StatementCountExercise",
+    "LessonExercises", "Mistake", "Since", "PlanExercise", "ResultExercise", "SchemaExercise", "StatementCountExercise",
     "Trial", "accepted_values", "accepts", "dataset_indexes_only", "all_exercises", "counted_by_value", "default_evaluated_per_insert", "for_lesson",
     "has_column", "has_index", "listing", "lists_in_any_order", "no_node", "no_seq_scan_on", "probe", "probe_value",
     "reads_at_most", "rejects", "soft_deleted_keys", "sorted_list", "uses_index_named", "uses_index_on",

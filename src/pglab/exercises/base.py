@@ -87,6 +87,15 @@ class Mistake:
 
 
 @dataclass(frozen=True)
+class Since:
+    """A right answer that only some servers accept (CREATE STATISTICS without a name needs PostgreSQL 16):
+    the tests prove it on servers from `server_version_num` on."""
+
+    server_version_num: int
+    answer: Any
+
+
+@dataclass(frozen=True)
 class ErrorHint:
     """When the server's message matches `pattern` (a regular expression), add `advice`: a sentence, or a
     function of the trial (whose error is set) that returns one or None."""

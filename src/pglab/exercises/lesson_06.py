@@ -3,7 +3,8 @@ order under any status, a query a generic plan can still serve from a partial in
 from __future__ import annotations
 
 from . import (
-    Case, Exercise, Mistake, PlanExercise, SchemaExercise, Trial, dataset_indexes_only, no_node, uses_index_named,
+    Case, ErrorHint, Exercise, Mistake, PlanExercise, SchemaExercise, Since, Trial, dataset_indexes_only, no_node,
+    uses_index_named,
 )
 
 LESSON = "06_filtering"
@@ -273,10 +274,13 @@ def _estimates_within_ten_times(trial: Trial) -> str | None:
 
 def _statistics_diagnosis(trial: Trial) -> str:
     assert trial.conn is not None
+    # pg_stats_ext, not pg_statistic_ext_data: the view shows a table's owner its statistics without superuser.
     rows = trial.conn.exec_driver_sql("""
-        SELECT s.stxname, s.stxkind::text, d.stxdmcv IS NOT NULL OR d.stxddependencies IS NOT NULL
-                                            OR d.stxdndistinct IS NOT NULL
-        FROM pg_statistic_ext AS s LEFT JOIN pg_statistic_ext_data AS d ON d.stxoid = s.oid
+        SELECT s.stxname, s.stxkind::text, d.statistics_name IS NOT NULL
+               AND (d.most_common_vals IS NOT NULL OR d.dependencies IS NOT NULL OR d.n_distinct IS NOT NULL)
+        FROM pg_statistic_ext AS s
+        LEFT JOIN pg_stats_ext AS d ON d.statistics_schemaname = s.stxnamespace::regnamespace::text
+                                   AND d.statistics_name = s.stxname
         WHERE s.stxrelid = 'places'::regclass""").all()
     if not rows:
         return (" There is no statistics object on places: the planner multiplies the two conditions' selectivities "
@@ -317,13 +321,16 @@ ANALYZE places;
     setup=PLACES_SQL,
     kind_label="statistics: the checker plans both queries after your answer and compares estimates with actual rows",
     requirements=[_estimates_within_ten_times],
+    error_hints=[ErrorHint(r'syntax error at or near "ON"',
+                           "Before PostgreSQL 16 a statistics object needs a name: CREATE STATISTICS places_city_country "
+                           "(mcv) ON city, country FROM places.")],
     explanation=(
         "The mcv list holds the real (city, country) combinations and how common each is: Lisbon with Portugal is "
         "found at its own frequency, Lisbon with Japan is known to be (almost) absent, and the plan follows."
     ),
     mistakes=[
         Mistake("CREATE STATISTICS places_city_country (dependencies, mcv) ON city, country FROM places", "is empty"),
-        Mistake("CREATE STATISTICS ON city, country FROM places; ", "is empty"),
+        Mistake("CREATE STATISTICS s1 (mcv) ON city, country FROM places; ", "is empty"),
         Mistake("CREATE STATISTICS places_dep (dependencies) ON city, country FROM places; ANALYZE places",
                 "which country"),
         Mistake("CREATE STATISTICS places_nd (ndistinct) ON city, country FROM places; ANALYZE places", "GROUP BY"),
@@ -333,7 +340,7 @@ ANALYZE places;
     ],
     alternatives=[
         "CREATE STATISTICS places_city_country (mcv) ON city, country FROM places; ANALYZE places",
-        "CREATE STATISTICS ON city, country FROM places; ANALYZE places",
+        Since(160000, "CREATE STATISTICS ON city, country FROM places; ANALYZE places"),
         "CREATE STATISTICS IF NOT EXISTS s (mcv, ndistinct) ON country, city FROM places; ANALYZE places (city, country)",
         "CREATE STATISTICS s (mcv) ON lower(city), country, city FROM places; ANALYZE places",
     ],
