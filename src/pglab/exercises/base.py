@@ -232,8 +232,10 @@ class Exercise(ABC):
                             attempted=False)
         except ScriptRefused as refused:
             verdict = Verdict(str(refused))
-        except Exception as error:  # a learner's error is feedback, not a crash
-            if not is_database_error(error):
+        except (Exception, SystemExit) as error:  # a learner's error is feedback, not a crash
+            if isinstance(error, SystemExit):
+                verdict = Verdict(f"your answer called exit ({error.code!r}): return a result instead.")
+            elif not is_database_error(error):
                 verdict = Verdict(f"your answer raised {type(error).__name__}: {error}")
             else:
                 verdict = Verdict(f"the check itself failed: {short_message(error)}")

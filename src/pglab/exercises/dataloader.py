@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
-from ..querycount import count_statements
 from .base import Exercise, NotAttempted, Trial, Verdict
+from .guard import Watch, escape_problem, guarded
 from .learner_sql import is_blank, rolled_back
 from .statements import compile_answer
 
@@ -63,10 +63,18 @@ class BatchFunctionExercise(Exercise):
         with rolled_back(engine) as conn:
             keys = [row[0] for row in conn.exec_driver_sql(self.keys_sql)]
             expected = [self.normalise(value) for value in self.expected(conn, keys)]
+            watch = Watch()
             try:
-                direct = await batch(keys, conn)
+                with guarded(conn, watch):
+                    direct = await batch(keys, conn)
             except NotImplementedError as error:
                 raise NotAttempted from error
+            except Exception:
+                if not watch.refused:
+                    raise
+            problem = escape_problem(conn, watch)
+            if problem:
+                return Verdict(problem)
             if not isinstance(direct, (list, tuple)):
                 return Verdict(
                     f"your batch function returned a {type(direct).__name__}; a DataLoader needs a list with one "
@@ -90,8 +98,17 @@ class BatchFunctionExercise(Exercise):
                 loader = DataLoader(load_batch)
                 return list(await asyncio.gather(*(loader.load(key) for key in keys)))
 
-            with count_statements(engine) as log:
-                loaded = await through_loader()
+            watch = Watch()
+            try:
+                with guarded(conn, watch):
+                    loaded = await through_loader()
+            except Exception:
+                if not watch.refused:
+                    raise
+            log = watch.log
+            problem = escape_problem(conn, watch)
+            if problem:
+                return Verdict(problem)
             if [self.normalise(value) for value in loaded] != expected:
                 return Verdict("called through a DataLoader, your function gave other values than when called directly.")
             if log.count > 1:

@@ -223,6 +223,7 @@ def answer(session):
 _EARLIEST_WITHOUT_POSTS = """
 INSERT INTO users (email, password_hash, created_at, updated_at)
 VALUES ('nobody.yet@example.com', 'x', '2020-12-31 00:00+00', '2020-12-31 00:00+00')
+ON CONFLICT DO NOTHING
 """
 
 _INNER_JOIN = """

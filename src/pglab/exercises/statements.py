@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from ..querycount import StatementLog, count_statements
+from ..querycount import StatementLog
 from .base import Exercise, NotAttempted, Trial, Verdict
-from .learner_sql import rolled_back, run_script
+from .guard import SAVEPOINT_LOST, Watch, escape_problem, guarded
+from .learner_sql import ScriptRefused, rolled_back, run_script
 
 
 def compile_answer(code: str, name: str) -> Callable[..., Any]:
@@ -151,15 +152,37 @@ class StatementCountExercise(Exercise):
             if self.setup:
                 run_script(conn, self.setup)
             before = self._rows_read(conn)
-            with Session(bind=conn, join_transaction_mode="create_savepoint") as session, \
-                    count_statements(engine) as log:
-                try:
-                    value = function(session)
-                except NotImplementedError as error:
-                    raise NotAttempted from error
-                result = self.normalise(value)  # lazy loads triggered while normalising count too
+            watch = Watch()
+            try:
+                with guarded(conn, watch), \
+                        Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+                    try:
+                        value = function(session)
+                    except NotImplementedError as error:
+                        raise NotAttempted from error
+                    problem = escape_problem(conn, watch)
+                    if problem:
+                        raise ScriptRefused(problem)
+                    value = self._normalised(value)  # lazy loads triggered while normalising count too
+            except Exception as error:
+                if watch.refused:
+                    raise ScriptRefused(escape_problem(conn, watch) or "") from error
+                if SAVEPOINT_LOST.search(str(error)):
+                    raise ScriptRefused(
+                        "your function released or rolled back the checker's savepoint (sa_savepoint_...), which "
+                        "ends the session's transaction under it: leave the checker's savepoints alone.") from error
+                raise
             after = self._rows_read(conn)
-        return result, _without_savepoints(log), {t: after.get(t, 0) - before.get(t, 0) for t in after}
+        return value, _without_savepoints(watch.log), {t: after.get(t, 0) - before.get(t, 0) for t in after}
+
+    def _normalised(self, value: Any) -> Any:
+        try:
+            return self.normalise(value)
+        except Exception as error:  # the checker's own code failed on what the answer returned
+            raise ScriptRefused(
+                f"the checker could not read what your function returned ({_short(value, 100)}): "
+                f"{type(error).__name__}: {error}. Return plain values (strings, numbers, lists, dicts), "
+                "as the task describes, not ORM objects.") from error
 
     def _rows_read(self, conn: Any) -> dict[str, int]:
         if not self.reads_at_most:
