@@ -127,3 +127,70 @@ def test_transaction_words_inside_strings_and_bodies_are_not_transaction_control
 def test_a_script_the_parser_cannot_read_is_still_split_and_checked():
     with pytest.raises(ScriptRefused):
         prepare("SELEC 1; COMMIT; DELETE FROM tags")
+
+
+# Review of lessons 00-04, classes 2, 4, 5 and 11: side doors, settings, names and comments.
+SIDE_DOORS = [
+    "SELECT setval('users_id_seq', 1)",
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    "DO $$ BEGIN PERFORM pg_cancel_backend(42); END $$",
+    "SELECT pg_stat_reset()",
+    "DELETE FROM tags WHERE name = 'rust'; ANALYZE tags",
+]
+
+
+@pytest.mark.parametrize("side_door", SIDE_DOORS)
+def test_calls_a_rollback_does_not_undo_are_refused_before_they_run(side_door, lesson_factory):
+    lab = lesson_factory("00_getting_started")
+    before = _fingerprint(lab)
+    feedback = NOTES.evaluate(lab.engine, side_door + ";\n" + SOLUTION)
+    assert not feedback.passed and "rollback does not undo" in feedback.message, feedback.message
+    assert _fingerprint(lab) == before
+
+
+SETTINGS = [
+    ("SET LOCAL search_path = information_schema, public", "search_path"),
+    ("SET LOCAL statement_timeout = '1ms'", "statement_timeout"),
+    ("SELECT set_config('session_replication_role', 'replica', true)", "session_replication_role"),
+    ("SET LOCAL extra_float_digits = -15", "extra_float_digits"),
+]
+
+
+@pytest.mark.parametrize(("setting", "named"), SETTINGS)
+def test_settings_the_checking_depends_on_are_refused(setting, named, lesson_factory):
+    lab = lesson_factory("00_getting_started")
+    feedback = NOTES.evaluate(lab.engine, SOLUTION + ";\n" + setting)
+    assert not feedback.passed and named in feedback.message, feedback.message
+
+
+def test_a_planner_setting_cannot_make_a_plan_exercise_pass(lesson_factory):
+    lab = lesson_factory("00_getting_started")
+    index = next(e for e in for_lesson("00_getting_started") if e.name == "recent_comments_index")
+    feedback = index.evaluate(lab.engine, "SET LOCAL enable_seqscan = off; CREATE INDEX ON comments (user_id, created_at)")
+    assert not feedback.passed and "enable_seqscan" in feedback.message
+    assert index.evaluate(lab.engine, "SET LOCAL work_mem = '64MB'; " + index.solution_text()).passed
+
+
+def test_a_temporary_table_cannot_stand_in_for_the_lessons_table(lesson_factory):
+    lab = lesson_factory("00_getting_started")
+    shadow = SOLUTION.replace("CREATE TABLE notes", "CREATE TEMP TABLE notes", 1)
+    assert shadow != SOLUTION
+    feedback = NOTES.evaluate(lab.engine, "CREATE TABLE notes (id int);\n" + shadow)
+    assert not feedback.passed
+
+
+def test_a_line_comment_before_a_semicolon_stays_a_comment(lesson_factory):
+    lab = lesson_factory("00_getting_started")
+    commented = "\n;\n".join(part.strip() + " -- a comment" for part in prepare(SOLUTION).text.split("\n;\n")) + "\n;"
+    feedback = NOTES.evaluate(lab.engine, commented)
+    assert feedback.passed, feedback.message
+
+
+def test_the_time_limit_holds_when_the_answer_lifts_statement_timeout(lesson_factory):
+    from pglab.exercises.base import watchdog
+
+    lab = lesson_factory("00_getting_started")
+    with lab.engine.connect() as conn:
+        conn.exec_driver_sql("SET statement_timeout = 0")
+        with pytest.raises(sa.exc.DBAPIError, match="canceling statement"), watchdog(conn, seconds=0.5):
+            conn.exec_driver_sql("SELECT pg_sleep(5)")

@@ -17,7 +17,7 @@ from .plan import PlanExercise, no_node, no_seq_scan_on, reads_at_most, uses_ind
 from .probes import accepted_values, accepts, dataset_indexes_only, default_evaluated_per_insert, has_column, has_index, probe, probe_value, rejects
 from .result import ResultExercise
 from .schema import SchemaExercise
-from .statements import StatementCountExercise, counted_by_value, lists_in_any_order, soft_deleted_keys, sorted_list
+from .statements import StatementCountExercise, as_list, counted_by_value, lists_in_any_order, soft_deleted_keys, sorted_list
 
 if TYPE_CHECKING:
     import pandas
@@ -29,7 +29,7 @@ __all__ = [
     "LessonExercises", "Mistake", "Since", "PlanExercise", "ResultExercise", "SchemaExercise", "StatementCountExercise",
     "Trial", "accepted_values", "accepts", "dataset_indexes_only", "all_exercises", "counted_by_value", "default_evaluated_per_insert", "for_lesson",
     "has_column", "has_index", "listing", "lists_in_any_order", "no_node", "no_seq_scan_on", "probe", "probe_value",
-    "reads_at_most", "rejects", "soft_deleted_keys", "sorted_list", "uses_index_named", "uses_index_on",
+    "as_list", "reads_at_most", "rejects", "soft_deleted_keys", "sorted_list", "uses_index_named", "uses_index_on",
 ]
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 import textwrap
+import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -111,17 +113,86 @@ class ErrorHint:
         return self.advice if isinstance(self.advice, str) else self.advice(trial)
 
 
+def _timeout_advice(trial: Trial) -> str:
+    stopped = f"It was stopped after {STATEMENT_TIMEOUT_MS // 1000} s"
+    text = str(trial.answer).lower() if isinstance(trial.answer, str) else ""
+    if "loop" in text or "trigger" in text or "function" in text:
+        return f"{stopped}: does a loop in your function or trigger never end?"
+    return f"{stopped}: is a join condition missing?"
+
+
 def _recursion(trial: Trial) -> str:
     return ("Your trigger changes the table it is defined on, so each of its own UPDATEs fires it again, "
             "without end (the server gave up when its stack was full). In a BEFORE trigger, change the row by "
             "assigning to NEW (NEW.col := ...; RETURN NEW;) instead of running UPDATE.")
 
 
+# Settings an answer may not change: the checker reads results, probes and plans under them.
+_GUARDED_SETTINGS = {
+    "statement_timeout": "the checker's time limit", "lock_timeout": "the checker's time limit",
+    "idle_in_transaction_session_timeout": "the checker's time limit", "transaction_timeout": "the checker's time limit",
+    "extra_float_digits": "how numbers are read back", "datestyle": "how dates are read back",
+    "bytea_output": "how bytes are read back", "lc_monetary": "how money is read back",
+    "lc_numeric": "how numbers are read back", "session_replication_role": "whether triggers and foreign keys fire",
+    "search_path": "where the checker finds the lesson's tables", "transaction_read_only": "what the checker may do",
+    "role": "who the checker runs as", "session_authorization": "who the checker runs as",
+}
+# search_path by the schemas it resolves to: `SET search_path = nowhere, public` changes nothing that matters.
+_SETTINGS_SQL = """
+SELECT name, setting, category LIKE 'Query Tuning%%' FROM pg_settings
+WHERE (category LIKE 'Query Tuning%%' OR lower(name) = ANY(%(names)s)) AND name <> 'search_path'
+UNION ALL SELECT 'search_path', current_schemas(true)::text, false
+UNION ALL SELECT 'current_user', current_user::text, false
+"""
+
+
+def session_settings(conn: Connection) -> dict[str, tuple[str, bool]]:
+    rows = conn.exec_driver_sql(_SETTINGS_SQL, {"names": list(_GUARDED_SETTINGS)}).all()
+    return {str(name): (str(setting), bool(planner)) for name, setting, planner in rows}
+
+
+def restore_settings(conn: Connection, before: dict[str, tuple[str, bool]], *, refuse_planner_settings: bool) -> None:
+    """After the learner's step: refuse a change to a guarded setting, undo any other, then resolve names in public."""
+    after = session_settings(conn)
+    changed = [name for name, (setting, _) in after.items() if before.get(name, (setting, False))[0] != setting]
+    for name in changed:
+        key = "role" if name == "current_user" else name.lower()
+        if key in _GUARDED_SETTINGS:
+            raise ScriptRefused(
+                f"your answer changes {name} ({_GUARDED_SETTINGS[key]}), and the checker needs its own value to "
+                f"judge the answer: leave out that SET (or set_config), and write only the statements the task asks for.")
+        if refuse_planner_settings and after[name][1]:
+            raise ScriptRefused(
+                f"your answer sets {name}, which changes how the planner chooses plans: the checker plans the query "
+                "under the server's settings, as your application would. Leave out the SET: make the plan you want "
+                "the cheapest one (an index, statistics), not the only one allowed.")
+    for name in changed:
+        if after[name][1]:
+            conn.exec_driver_sql("SELECT set_config(%(name)s, %(value)s, true)",
+                                 {"name": name, "value": before[name][0]})
+    conn.exec_driver_sql("SET LOCAL search_path = public, pg_temp")
+
+
+@contextmanager
+def watchdog(conn: Connection, seconds: float = STATEMENT_TIMEOUT_MS / 1000 + 5) -> Iterator[None]:
+    """Cancel the connection's statement from Python once `seconds` have passed (the server's own statement_timeout
+    can be lifted by the answer; this cannot)."""
+    from ..connection import driver
+
+    raw = driver(conn)
+    timer = threading.Timer(seconds, raw.cancel_safe)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
 # Advice every exercise gives, after its own.
 GENERAL_ERROR_HINTS: tuple[ErrorHint, ...] = (
     ErrorHint(r"stack depth limit exceeded", _recursion, replaces_server_hint=True),
-    ErrorHint(r"canceling statement due to statement timeout",
-              f"It was stopped after {STATEMENT_TIMEOUT_MS // 1000} s: is a join condition missing?"),
+    ErrorHint(r"canceling statement due to (statement timeout|user request)", lambda trial: _timeout_advice(trial)),
     ErrorHint(r"canceling statement due to lock timeout",
               f"It waited more than {LOCK_TIMEOUT_MS // 1000} s for a lock that another session holds on the "
               "same table: an open transaction in your notebook (or in psql)? Commit or roll it back, then check again."),
@@ -263,18 +334,26 @@ class Exercise(ABC):
 
     def learner_step(self, trial: Trial, sql: str, action: Callable[[], T]) -> T:
         """Do what runs the learner's SQL in a savepoint: a failure rolls back to it (the checker's setup stays)
-        and raises LearnerSqlError for `sql_failure`. A slow answer is told that the time was its own."""
+        and raises LearnerSqlError for `sql_failure`. A slow answer is told that the time was its own.
+
+        The time limit is kept from Python too (a SET statement_timeout in the answer cannot lift it), and the
+        settings the checking depends on are read before and after: a change the checker cannot judge under is
+        refused with a sentence, any other is undone, and names resolve in public from then on (a temporary table
+        or another schema cannot stand in for the lesson's table)."""
         assert trial.conn is not None
+        before = session_settings(trial.conn)
         savepoint = trial.conn.begin_nested()
         started = time.perf_counter()
         try:
-            value = action()
+            with watchdog(trial.conn):
+                value = action()
         except Exception as error:
             savepoint.rollback()
             if is_database_error(error):
                 raise LearnerSqlError(error, sql) from error
             raise
         savepoint.commit()
+        restore_settings(trial.conn, before, refuse_planner_settings=self.kind == "plan")
         seconds = time.perf_counter() - started
         if seconds > SLOW_ANSWER_S and trial.script is not None:
             trial.script.notes.append(f"(Your SQL itself took {seconds:.1f} s of this check; the checking took "

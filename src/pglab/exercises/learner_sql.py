@@ -50,7 +50,7 @@ class Script:
 
     @property
     def text(self) -> str:
-        return ";\n".join(s.text for s in self.statements)
+        return "\n;\n".join(s.text for s in self.statements)  # a line comment before a ';' stays a comment
 
     @property
     def last(self) -> Statement:
@@ -138,9 +138,48 @@ def _refuse_outside_transaction(statement: Statement) -> None:
         )
 
 
+# Functions whose effect a rollback does not undo, or that reach other sessions: refused wherever they appear (in a
+# DO block or a function body too). nextval() and advisory locks are left alone: a gap in a sequence is harmless,
+# and a session lock dies with the checker's connection.
+_OUTSIDE_THE_TRANSACTION = re.compile(
+    r"\b(setval|pg_terminate_backend|pg_cancel_backend|pg_stat_reset\w*|pg_stat_statements_reset|dblink\w*"
+    r"|lo_import|lo_export|pg_notify|pg_reload_conf|pg_rotate_logfile|pg_switch_wal"
+    r"|pg_create\w*_replication_slot|pg_logical_emit_message)\s*\(", re.I)
+_TIME_LIMITS = re.compile(
+    r"\bset\s+(local\s+|session\s+)?(statement_timeout|lock_timeout|idle_in_transaction_session_timeout"
+    r"|transaction_timeout)\b|set_config\s*\(\s*'(statement_timeout|lock_timeout|idle_in_transaction_session_timeout"
+    r"|transaction_timeout)'", re.I)
+_CHANGES_ROWS = ("InsertStmt", "UpdateStmt", "DeleteStmt", "TruncateStmt", "CopyStmt", "DoStmt", "MergeStmt", "CallStmt")
+
+
+def _refuse_side_doors(statements: list[Statement]) -> None:
+    for statement in statements:
+        found = _OUTSIDE_THE_TRANSACTION.search(without_comments(statement.text))
+        if found:
+            raise ScriptRefused(
+                f"your answer calls {found.group(1)}(), whose effect a rollback does not undo (or that reaches other "
+                "sessions): the checker runs your answer in a transaction it rolls back, so it leaves that call out "
+                "of what it accepts. Write only what the task asks for.")
+    for statement in statements:
+        timeout = _TIME_LIMITS.search(without_comments(statement.text))
+        if timeout:
+            raise ScriptRefused(
+                f"your answer sets {timeout.group(2) or timeout.group(3)}, the checker's own time limit (it stops an "
+                "answer that would run for ever, and never waits long for a lock): leave out that SET.")
+    changed = False
+    for statement in statements:
+        changed = changed or statement.kind in _CHANGES_ROWS
+        if statement.kind == "VacuumStmt" and changed:
+            raise ScriptRefused(
+                "your answer runs ANALYZE after changing rows. ANALYZE writes the table's row count into pg_class in "
+                "place, which a rollback does not undo, so the lesson's database would keep a count of rows your "
+                "answer only pretended to change. Leave out ANALYZE, or the change before it.")
+
+
 def prepare(sql: str) -> Script:
     """Split the script and take out (or refuse) transaction control: what runs is one transaction, ours."""
     statements = split(sql)
+    _refuse_side_doors(statements)
     notes: list[str] = []
     words = [_transaction_word(s) for s in statements]
     if words and words[0] in _STARTS and len(words) > 1 and words[-1] in _ENDS_OK + _ENDS_BACK:

@@ -29,6 +29,10 @@ LIMIT 5
     ordered=True,
     explanation="The order matters here (most posts first), so the checker compares rows in order.",
     mistakes=[
+        Mistake("SELECT u.email, count(*) AS posts FROM users AS u JOIN posts AS p ON p.user_id = u.id "
+                "WHERE u.id IN ('d6d77053-92bc-7af6-3332-8bea8c4c6904', '3d58ce20-fe80-2793-e0b2-21905baa60b3', "
+                "'134ad24e-9980-6ca1-1119-7065657dbf5e', '24b299d7-67a9-79b1-ef4b-2e634067c8ad', "
+                "'39201609-d980-3efb-38f4-1f440309a429') GROUP BY u.email ORDER BY posts DESC", "not after a newcomer"),
         Mistake(
             "SELECT u.email, count(*) FROM users u JOIN posts p ON p.user_id = u.id GROUP BY u.email ORDER BY count(*) LIMIT 5",
             "first missing row",
@@ -63,6 +67,9 @@ LIMIT 5
         "WITH counted AS (SELECT user_id, count(*) AS n, rank() OVER (ORDER BY count(*) DESC) AS r FROM posts "
         "GROUP BY user_id) SELECT u.email, c.n FROM counted c JOIN users u ON u.id = c.user_id WHERE r <= 5 ORDER BY r",
     ],
+    variations=[("a newcomer writes 2,000 posts", "INSERT INTO users (email, password_hash) VALUES ('prolific.newcomer@example.com', 'x'); "
+                 "INSERT INTO posts (user_id, title) SELECT id, 'post ' || n FROM users, generate_series(1, 2000) AS n "
+                 "WHERE email = 'prolific.newcomer@example.com'")],
 )
 
 notes_table = SchemaExercise(
@@ -103,6 +110,11 @@ CREATE TABLE notes (
             "INSERT INTO notes (user_id, body) SELECT id, 'one of two' FROM users ORDER BY email LIMIT 2",
             why="each new note gets an id of its own from the database (a default evaluated at every insert)",
         ),
+        accepts(
+            "INSERT INTO notes (user_id, body) SELECT u.id, v.body FROM (SELECT id FROM users ORDER BY email LIMIT 1) "
+            "AS u CROSS JOIN (VALUES ('first note'), ('second note')) AS v (body)",
+            why="a user can write many notes (a UNIQUE user_id would allow one)",
+        ),
         rejects(
             "INSERT INTO notes (id, user_id, body) SELECT '00000000-0000-0000-0000-000000000001', id, 'x' "
             "FROM users ORDER BY email LIMIT 2",
@@ -136,6 +148,21 @@ CREATE TABLE notes (
             "user_id uuid NOT NULL REFERENCES users(id), body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())",
             "an id of its own",
         ),
+        Mistake(
+            "CREATE TABLE notes (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), user_id uuid NOT NULL REFERENCES users(id), "
+            "body text NOT NULL, created_at timestamptz NOT NULL DEFAULT CURRENT_DATE)",
+            "midnight",
+        ),
+        Mistake(
+            "CREATE TABLE notes (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), user_id uuid NOT NULL REFERENCES users(id), "
+            "body text NOT NULL, created_at timestamptz NOT NULL DEFAULT date_trunc('day', now()))",
+            "midnight",
+        ),
+        Mistake(
+            "CREATE TABLE notes (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), user_id uuid NOT NULL UNIQUE "
+            "REFERENCES users(id), body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())",
+            "many notes",
+        ),
     ],
     alternatives=[
         "CREATE TABLE notes (id uuid DEFAULT gen_random_uuid() PRIMARY KEY, user_id uuid NOT NULL REFERENCES users "
@@ -146,6 +173,9 @@ CREATE TABLE notes (
         "CREATE TABLE public.notes (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), "
         "user_id uuid NOT NULL CONSTRAINT notes_user_fk REFERENCES users (id), body varchar NOT NULL, "
         "created_at timestamptz NOT NULL DEFAULT transaction_timestamp())",
+        # a cast of text, run at every insert (unlike DEFAULT 'now', read once when the table is created)
+        "CREATE TABLE notes (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), user_id uuid NOT NULL REFERENCES users(id), "
+        "body text NOT NULL, created_at timestamptz NOT NULL DEFAULT 'now'::text::timestamptz)",
     ],
 )
 

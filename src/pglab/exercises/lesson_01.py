@@ -107,9 +107,10 @@ def _trigger_diagnosis(conn: Connection) -> str:
 
 
 def _moved(conn: Connection, update: str, title: str = "first") -> tuple[BaseException | None, Any]:
-    """Run update on the 'first' document (rolled back); did updated_at move past 2020-01-01?"""
+    """Run update on the 'first' document (rolled back); did updated_at become the time of the update (not a date at
+    midnight, not a fixed instant)?"""
     return probe_value(
-        conn, update, f"SELECT updated_at > '2020-01-01 00:00+00' FROM documents WHERE title = '{title}'"
+        conn, update, f"SELECT updated_at BETWEEN now() AND clock_timestamp() FROM documents WHERE title = '{title}'"
     )
 
 
@@ -120,6 +121,11 @@ def _updated_at_moves(trial: Trial) -> str | None:
     if error is not None:
         return f"updating a document failed with your trigger: {short_message(error)}"
     if not moved:
+        _, changed = probe_value(conn, "UPDATE documents SET body = 'edited' WHERE title = 'first'",
+                                 "SELECT updated_at <> '2020-01-01 00:00+00' FROM documents WHERE title = 'first'")
+        if changed:
+            return ("updated_at changed when a document was edited, but not to the time of the edit (current_date "
+                    "is today at midnight; a constant is always the same instant): use now() or clock_timestamp().")
         return ("updated_at did not change when a document was edited "
                 "(UPDATE documents SET body = 'edited').") + _trigger_diagnosis(conn)
     return None
@@ -250,6 +256,12 @@ CREATE OR REPLACE FUNCTION documents_touch() RETURNS trigger LANGUAGE plpgsql AS
 BEGIN UPDATE documents SET updated_at = now() WHERE id = NEW.id; RETURN NEW; END $$;
 CREATE TRIGGER documents_touch AFTER UPDATE ON documents FOR EACH ROW EXECUTE FUNCTION documents_touch();
 """, "fires it again"),
+        Mistake("""
+CREATE OR REPLACE FUNCTION documents_today() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.updated_at := current_date; RETURN NEW; END $$;
+CREATE TRIGGER documents_today BEFORE UPDATE ON documents FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*)
+EXECUTE FUNCTION documents_today();
+""", "not to the time of the edit"),
     ],
     alternatives=[
         "CREATE TRIGGER documents_touched BEFORE UPDATE ON documents FOR EACH ROW "

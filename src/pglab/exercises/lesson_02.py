@@ -154,6 +154,8 @@ LIMIT 5
     ordered=True,
     explanation="A many-to-many relationship is two one-to-many joins through the junction table; joining it to itself on post_id pairs the tags of each post.",
     mistakes=[
+        Mistake("SELECT * FROM (VALUES ('postgresql', 1389), ('python', 853), ('javascript', 598), ('typescript', 486), "
+                "('sql', 374)) AS v (name, posts) ORDER BY posts DESC", "not after a new tag"),
         Mistake(
             """SELECT other.name, count(*) FROM tags rust
                JOIN post_tags mine ON mine.tag_id = rust.id
@@ -186,6 +188,9 @@ LIMIT 5
            JOIN post_tags pt USING (post_id) JOIN tags t ON t.id = pt.tag_id
            WHERE t.name != 'rust' GROUP BY t.name ORDER BY n DESC FETCH FIRST 5 ROWS ONLY""",
     ],
+    variations=[("a new tag, zig, is put on every rust post", "INSERT INTO tags (name) VALUES ('zig'); INSERT INTO post_tags (post_id, tag_id) "
+                 "SELECT pt.post_id, zig.id FROM post_tags AS pt JOIN tags AS rust ON rust.id = pt.tag_id AND rust.name = 'rust' "
+                 "CROSS JOIN tags AS zig WHERE zig.name = 'zig'")],
 )
 
 # ---------------------------------------------------------------- a schema: one-to-one

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..models import EMAIL
 from . import (
     Mistake, ResultExercise, SchemaExercise, StatementCountExercise, Trial, accepted_values, accepts,
-    lists_in_any_order, rejects, sorted_list,
+    as_list, lists_in_any_order, rejects,
 )
 
 LESSON = "03_orm_models"
@@ -155,11 +155,13 @@ ORM query (`select(User...)`) in one statement.
     ],
     solution=_DELETED_ADMINS,
     max_statements=1,
-    normalise=sorted_list,
+    normalise=as_list,
     explanation="include_deleted=True switches the hook off for one statement; your WHERE clause does the rest.",
     mistakes=[
         Mistake(_DELETED_ADMINS_HIDDEN, "You returned 0 items, expected 7"),
         Mistake(_ALL_ADMINS, "You returned 1017 items, expected 7"),
+        Mistake(_DELETED_ADMINS.replace("sorted(session.scalars(statement))",
+                                        "sorted(session.scalars(statement), reverse=True)"), "another order"),
     ],
     alternatives=["""
 from sqlalchemy import select
@@ -191,6 +193,7 @@ through the lab's session: two columns, each role and then its number of users t
     solution="SELECT role, count(*) AS users FROM users WHERE deleted_at IS NULL GROUP BY role",
     explanation="This is what Sequelize's paranoid mode and the lab's hook add to every query on users.",
     mistakes=[
+        Mistake("VALUES ('admin', 1010), ('user', 988996)", "not after three admins"),
         Mistake("SELECT role, count(*) FROM users GROUP BY role", "first missing row"),
         Mistake("SELECT role, count(*) FROM users WHERE deleted_at = NULL GROUP BY role", "your result has 0 rows"),
         Mistake("SELECT role, count(*) FROM users WHERE deleted_at IS NOT NULL GROUP BY role", "first missing row"),
@@ -199,6 +202,8 @@ through the lab's session: two columns, each role and then its number of users t
         "SELECT role, count(*) FILTER (WHERE deleted_at IS NULL) FROM users GROUP BY role",
         "SELECT users.role, count(users.id) FROM users WHERE users.deleted_at IS NULL GROUP BY users.role ORDER BY 1",
     ],
+    variations=[("three admins are soft-deleted", "UPDATE users SET deleted_at = now() WHERE id IN (SELECT id FROM users WHERE role = 'admin' "
+                 "AND deleted_at IS NULL ORDER BY email LIMIT 3)")],
 )
 
 

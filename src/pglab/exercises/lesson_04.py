@@ -344,6 +344,8 @@ CROSS JOIN LATERAL (
            LATERAL (SELECT title FROM posts WHERE user_id = u.id ORDER BY created_at DESC LIMIT 3) p
            ORDER BY u.email""",
     ],
+    variations=[("the earliest user writes a new post", "INSERT INTO posts (user_id, title, created_at) SELECT id, 'Brand new', now() FROM users "
+                 "ORDER BY created_at LIMIT 1")],
 )
 
 EXERCISES: list[Exercise] = [users_with_posts, post_tag_names, emails_batch, latest_posts]

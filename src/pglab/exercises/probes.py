@@ -130,6 +130,17 @@ def default_evaluated_per_insert(table: str, column: str) -> Check:
             return (f"the DEFAULT of {column} is a constant, {expression}: a quoted 'now' is read once, when the "
                     "table is created, so every row would get that same time. Use now() (or CURRENT_TIMESTAMP), "
                     "which runs at every insert.")
+        # Judged by what it gives, inside the checker's transaction: now() is the transaction's start, so a default
+        # that is the time of the insert lies between now() and the clock.
+        is_time = trial.value_of(
+            f"SELECT format_type(atttypid, NULL) LIKE 'timestamp%%' FROM pg_attribute "
+            f"WHERE attrelid = to_regclass('{table}') AND attname = '{column}'")
+        if is_time:
+            now_ish = trial.value_of(f"SELECT ({expression})::timestamptz BETWEEN now() AND clock_timestamp()")
+            if not now_ish:
+                return (f"the DEFAULT of {column}, {expression}, does not give the time of the insert (a date at "
+                        "midnight, as CURRENT_DATE or date_trunc give, or another instant). Use now() (or "
+                        "CURRENT_TIMESTAMP).")
         return None
 
     return requirement
@@ -142,8 +153,8 @@ def _is_constant(expression: str) -> bool:
         node = parse_sql(f"SELECT {expression}")[0].stmt.targetList[0].val  # type: ignore[union-attr]
     except Exception:
         return False
-    while isinstance(node, ast.TypeCast):
-        node = node.arg
+    if isinstance(node, ast.TypeCast):  # one cast over a literal is read when the table is created;
+        node = node.arg                 # 'now'::text::timestamptz casts text at every insert, so it is not constant
     return isinstance(node, ast.A_Const)
 
 

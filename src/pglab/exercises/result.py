@@ -22,11 +22,13 @@ class ResultExercise(Exercise):
 
     def __init__(self, lesson: str, name: str, *, ordered: bool = False,
                  order_by: Sequence[str] | None = None, check_names: bool = False, typed: Sequence[str] = (),
-                 tolerance: float | None = None, cases: Sequence[Case] = (), **kwargs: Any) -> None:
+                 tolerance: float | None = None, cases: Sequence[Case] = (),
+                 variations: Sequence[tuple[str, str]] = (), **kwargs: Any) -> None:
         """ordered: the task asks for an order; order_by: its sort keys as reference column names ("posts DESC"),
         derived from the reference's ORDER BY when not given; typed: reference columns whose type the task names;
         tolerance: a relative tolerance for every number, where the task allows one (floats get 1e-9 anyway);
-        cases: situations an answer with `:name` parameters is checked in (each must pass)."""
+        cases: situations an answer with `:name` parameters is checked in (each must pass); variations: (label, SQL)
+        changes to the data after which a right answer must still be right (a hard-coded result is not)."""
         super().__init__(lesson, name, **kwargs)
         self.cases = list(cases)
         self.ordered = ordered or bool(order_by)
@@ -34,6 +36,7 @@ class ResultExercise(Exercise):
         self.check_names = check_names
         self.typed = tuple(typed)
         self.tolerance = tolerance
+        self.variations = list(variations)
 
     # -- the reference ---------------------------------------------------------------------------------
 
@@ -116,7 +119,30 @@ class ResultExercise(Exercise):
                 if problem:
                     problem = self.diagnose(trial, problem)
                     return Verdict(f"{case.label}: {problem}" if case else problem, notes=script.notes)
-            return Verdict(None, notes=script.notes)
+        for label, change in self.variations:
+            problem = self._problem_after(engine, script, change)
+            if problem:
+                return Verdict(
+                    f"your query is right for the data as they are, but not after {label}: {problem} A query must "
+                    "compute its answer from the tables, whatever they hold (are values of this database written "
+                    "into it?).", notes=script.notes)
+        return Verdict(None, notes=script.notes)
+
+    def _problem_after(self, engine: Engine, script: Script, change: str) -> str | None:
+        """The answer judged again after a change to the data (rolled back), against a fresh reference."""
+        with rolled_back(engine) as conn:
+            if self.setup:
+                run_script(conn, self.setup)
+            run_script(conn, change)
+            (case, params), *_ = self.case_params(conn)
+            expected = self.reference(conn, params)
+            read_only_from_here(conn)
+            trial = Trial(conn, script.text, script, expected=expected, case=case, params=params)
+            try:
+                trial.result = self.fetch_learner(trial, script)
+            except LearnerSqlError as failure:
+                return self.sql_failure(trial, failure)
+            return self.problem(trial)
 
     def problem(self, trial: Trial) -> str | None:
         assert trial.result is not None and trial.expected is not None and trial.script is not None

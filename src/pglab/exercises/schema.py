@@ -33,7 +33,14 @@ class SchemaExercise(Exercise):
                 self.run_learner(trial, script.text)
             except LearnerSqlError as failure:
                 return Verdict(self.sql_failure(trial, failure), notes=script.notes)
-            problems = [p for p in (requirement(trial) for requirement in self.requirements) if p]
+            problems = []
+            for requirement in self.requirements:
+                problem = requirement(trial)
+                if problem:
+                    problems.append(problem)
+                    if "canceling statement" in problem:
+                        break  # every later probe would wait as long again
+
             if not problems:
                 return Verdict(None, notes=script.notes)
             more = f" ({len(problems) - 1} more to fix after that)" if len(problems) > 1 else ""

@@ -50,7 +50,13 @@ def counted_by_value(value: Any) -> Any:
 
 
 def sorted_list(value: Any) -> Any:
+    """For a task that leaves the order free: any order of the items passes."""
     return sorted(value) if isinstance(value, (list, tuple, set)) else value
+
+
+def as_list(value: Any) -> Any:
+    """For a task that asks for an order: a list or tuple, compared item by item as returned."""
+    return list(value) if isinstance(value, (list, tuple)) else value
 
 
 def describe_difference(got: Any, expected: Any) -> str:
@@ -234,4 +240,4 @@ def soft_deleted_keys(trial: Trial) -> str | None:
 
 
 __all__ = ["StatementCountExercise", "compile_answer", "counted_by_value", "describe_difference",
-           "lists_in_any_order", "sorted_list", "soft_deleted_keys"]
+           "lists_in_any_order", "sorted_list", "as_list", "soft_deleted_keys"]
