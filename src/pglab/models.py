@@ -22,7 +22,9 @@ from sqlalchemy.orm import (
     with_loader_criteria,
 )
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# re.ASCII: \s is the six ASCII white-space characters, as PostgreSQL's \s is for them (without it, Python's \s also
+# matches \x1c-\x1f, U+0085 and U+00A0, which PostgreSQL's does not, and a CHECK written with \s would disagree).
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", re.ASCII)
 ROLES = ("user", "admin")
 STATUSES = ("active", "inactive", "banned")
 

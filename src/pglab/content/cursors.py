@@ -18,7 +18,8 @@ _SIGNATURE_BYTES = 12
 
 
 class BadCursor(ValueError):
-    """A cursor that was changed, cut short, or made for another list."""
+    """A cursor that was changed, cut short, or made up. (Signed with the same secret, a cursor made for another
+    list of the same shape is not told apart: sign the list's name in too where that matters.)"""
 
 
 def encode_cursor(created_at: dt.datetime, row_id: uuid.UUID) -> str:
@@ -40,7 +41,7 @@ def decode_cursor(token: str) -> tuple[dt.datetime, uuid.UUID]:
             raise ValueError("no time zone")
         return created_at, uuid.UUID(data["i"])
     except (ValueError, KeyError, TypeError):  # binascii.Error and json's errors are ValueErrors
-        raise BadCursor("This page link is not valid (it was changed, cut short, or belongs to another list): "
+        raise BadCursor("This page link is not valid (it was changed, cut short, or made up): "
                         "start again from the first page.") from None
 
 

@@ -58,6 +58,7 @@ class Trial:
     error: BaseException | None = None
     case: Case | None = None  # the situation being checked, when the exercise has several
     params: dict[str, Any] | None = None  # its parameters' values
+    statements: list[str] | None = None  # what a learner's function sent, as the driver saw it
 
     def value_of(self, query: str) -> Any:
         assert self.conn is not None
@@ -208,6 +209,7 @@ class Verdict:
     problem: str | None
     detail: str = ""
     notes: list[str] = field(default_factory=list)
+    own: bool = True  # the time was the answer's own (not the checker waiting for a lock)
 
 
 T = TypeVar("T")
@@ -308,13 +310,14 @@ class Exercise(ABC):
                 verdict = Verdict(f"your answer called exit ({error.code!r}): return a result instead.")
             elif not is_database_error(error):
                 verdict = Verdict(f"your answer raised {type(error).__name__}: {error}")
-            else:
-                verdict = Verdict(f"the check itself failed: {short_message(error)}")
+            else:  # the checker's own step failed (its setup waited for a lock the notebook holds, ...)
+                verdict = Verdict(self.with_advice(Trial(None, answer), f"the check itself failed: {short_message(error)}"))
+                verdict.own = False
         seconds = time.perf_counter() - started
         if verdict.problem is None:
             return Feedback(True, f"✔ Correct! {self.explanation}".strip(), detail=verdict.detail, notes=verdict.notes)
         slow = (f" (The check took {seconds:.0f} s, most of it your answer's own work.)"
-                if seconds > 5 else "")
+                if seconds > 5 and verdict.own else "")
         return Feedback(False, f"✘ Not yet: {verdict.problem}{slow}", detail=verdict.detail, notes=verdict.notes)
 
     def is_blank(self, answer: Any) -> bool:
@@ -356,8 +359,7 @@ class Exercise(ABC):
         restore_settings(trial.conn, before, refuse_planner_settings=self.kind == "plan")
         seconds = time.perf_counter() - started
         if seconds > SLOW_ANSWER_S and trial.script is not None:
-            trial.script.notes.append(f"(Your SQL itself took {seconds:.1f} s of this check; the checking took "
-                                      "milliseconds.)")
+            trial.script.notes.append(f"(Your SQL itself took {seconds:.1f} s of this check.)")
         return value
 
     def sql_failure(self, trial: Trial, failure: LearnerSqlError) -> str:

@@ -173,6 +173,9 @@ CREATE TABLE notes (
         "CREATE TABLE public.notes (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), "
         "user_id uuid NOT NULL CONSTRAINT notes_user_fk REFERENCES users (id), body varchar NOT NULL, "
         "created_at timestamptz NOT NULL DEFAULT transaction_timestamp())",
+        "CREATE DOMAIN moment AS timestamptz; CREATE TABLE notes (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), "
+        "user_id uuid NOT NULL REFERENCES users(id), body text CHECK (body IS NOT NULL), "
+        "created_at moment NOT NULL DEFAULT now())",
         # a cast of text, run at every insert (unlike DEFAULT 'now', read once when the table is created)
         "CREATE TABLE notes (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), user_id uuid NOT NULL REFERENCES users(id), "
         "body text NOT NULL, created_at timestamptz NOT NULL DEFAULT 'now'::text::timestamptz)",

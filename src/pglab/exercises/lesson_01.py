@@ -417,6 +417,29 @@ def _member(role: str) -> str:
     return f"INSERT INTO members (email, role) VALUES ('new@example.com', {role})"
 
 
+_ALLOWED_ROLES = {"user", "admin", "moderator"}
+
+
+def _answers_own_roles_rejected(trial: Trial) -> str | None:
+    """Every string the answer itself writes (a list entry, an enum label, a lookup row) that is not an allowed role
+    must be rejected: the fixed probes above cannot guess a role the answer adds on its own, such as 'owner'."""
+    import re
+
+    from .learner_sql import without_comments
+
+    assert trial.conn is not None and trial.script is not None
+    text = without_comments(trial.script.text)
+    literals = {m.replace("''", "'") for m in re.findall(r"'((?:[^']|'')*)'", text)}
+    for role in sorted(literals - _ALLOWED_ROLES):
+        if not role or len(role) > 20:
+            continue
+        error, accepted = probe_value(trial.conn, _member("'" + role.replace("'", "''") + "'"), "SELECT true")
+        if error is None and accepted:
+            return (f"your schema accepts the role {role!r}, which your answer writes itself: only 'moderator' is "
+                    "new, every other role must still be rejected.")
+    return None
+
+
 add_moderator = SchemaExercise(
     LESSON,
     "add_moderator",
@@ -436,7 +459,8 @@ ALTER TABLE members
   DROP CONSTRAINT members_role_check,
   ADD CONSTRAINT members_role_check CHECK (role IN ('user', 'admin', 'moderator'));
 """,
-    setup=MEMBERS_SQL,
+    # section 6 of the notebook made a roles table and a user_role type: a right answer may use those names again
+    setup="DROP TABLE IF EXISTS roles CASCADE; DROP TYPE IF EXISTS user_role CASCADE;\n" + MEMBERS_SQL,
     requirements=[
         accepts(_member("'moderator'"), why="'moderator' must be a valid role now"),
         rejects(_member("'superuser'"), why="an unknown role must still be rejected"),
@@ -454,6 +478,7 @@ ALTER TABLE members
         accepts(_member("'admin'"), why="'admin' must stay valid"),
         accepts(_member("'user'"), why="'user' must stay valid"),
         rejects(_member("NULL"), why="role must stay required"),
+        _answers_own_roles_rejected,
     ],
     explanation=(
         "Changing a CHECK list is DDL: adding the new constraint checks every existing row while the table is "
@@ -485,6 +510,8 @@ ALTER TABLE members
                 "ADD CHECK (role ~ '^(user|admin|moderator)')", "'moderators' is not 'moderator'"),
         Mistake("ALTER TABLE members DROP CONSTRAINT members_role_check, "
                 "ADD CHECK (role ~ '(user|admin|moderator)$')", "'superuser'"),
+        Mistake("ALTER TABLE members DROP CONSTRAINT members_role_check, "
+                "ADD CHECK (role IN ('user', 'admin', 'moderator', 'owner'))", "the role 'owner'"),
     ],
     alternatives=[
         "ALTER TABLE members DROP CONSTRAINT members_role_check;\n"

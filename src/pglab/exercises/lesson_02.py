@@ -13,7 +13,9 @@ LESSON = "02_relationships"
 
 # ---------------------------------------------------------------- a plan: make the cascade fast
 
-_CASCADE_TARGET = "DELETE FROM comments WHERE user_id = '8f1c6a2e-3b4d-4e5f-9a0b-1c2d3e4f5a6b'"
+# Planned as the cascade runs it: a prepared statement whose $1 is unknown when it is planned (a partial index whose
+# WHERE one literal id happens to satisfy cannot serve it).
+_CASCADE_TARGET = "DELETE FROM comments WHERE user_id = :user_id"
 
 
 def _cascade_problem(trial: Trial) -> str | None:
@@ -87,7 +89,7 @@ cascade_index = PlanExercise(
     task="""
 The checker drops `idx_comments_user_id`. Deleting a user then makes PostgreSQL run, for the foreign key
 `comments.user_id ... ON DELETE CASCADE`, a statement like
-`DELETE FROM comments WHERE user_id = '<the user's id>'`. Make that statement find the user's comments
+`DELETE FROM comments WHERE user_id = $1` (the user's id as its parameter). Make that statement find the user's comments
 without reading the whole table.
 """,
     hints=[
@@ -97,6 +99,8 @@ without reading the whole table.
     solution="CREATE INDEX idx_comments_user_id ON comments (user_id)",
     setup=dataset_indexes_only("comments") + "DROP INDEX idx_comments_user_id",
     target=_CASCADE_TARGET,
+    generic_plan=True,
+    target_params={"user_id": "8f1c6a2e-3b4d-4e5f-9a0b-1c2d3e4f5a6b"},
     plan_requirements=[_cascade_problem],
     explanation=(
         "With an index on comments(user_id), each deleted user costs an index lookup instead of a scan of "
@@ -115,6 +119,10 @@ without reading the whole table.
         Mistake("CREATE INDEX ON comments USING brin (user_id)", "BRIN"),
         Mistake("CREATE INDEX ON comments ((user_id::text))", "on an expression"),
         Mistake("CREATE INDEX ON users (id, email)", "Seq Scan"),
+        Mistake("CREATE INDEX ON comments (user_id) WHERE user_id >= '80000000-0000-0000-0000-000000000000'",
+                "is partial"),
+        Mistake("DROP TABLE comments CASCADE; CREATE TABLE comments (id uuid, user_id uuid); "
+                "CREATE INDEX ON comments (user_id)", "replaced the table comments"),
     ],
     alternatives=[
         "CREATE INDEX ON comments (user_id, created_at)",

@@ -235,15 +235,36 @@ REJECTED_EMAILS: dict[str, str] = {
 }
 ACCEPTED_EMAIL = "ada.lovelace@example.com"
 
-# Beyond the classes above: every combination of these parts. The model's pattern decides which must be rejected;
-# a CHECK must agree on every one. Only the white space both patterns know: Python's \s also matches \x1c-\x1f
-# and Unicode spaces such as U+00A0, which PostgreSQL's \s does not, so the corpus leaves those out.
-_LOCALS = ["", "ada", "a.b", "a-b+c", "a b", "a\tb", "a\nb", "a@b"]
+# Beyond the classes above: every combination of these parts, and characters a local part may hold. The model's
+# pattern (with re.ASCII) decides which must be rejected; a CHECK must agree on every one. Control characters and
+# non-breaking spaces are not white space to either (\x1c-\x1f, U+0085, U+00A0, U+2007). Left out: spaces beyond
+# ASCII such as U+2003, which PostgreSQL's \s matches under the server's locale (C.UTF-8 here) and re.ASCII does not.
+_LOCALS = ["", "ada", "a.b", "a-b+c", "a b", "a\tb", "a\nb", "a@b", "ada_l", "ada42", "o'brien", "ada!", "a+tag",
+           "a\x1cb", "a\x1fb", "a\x85b", "a\xa0b", "a\u2007b"]
 _DOMAINS = ["", "example", "example.", ".com", "example.com", "a.b.c", "x.y", "exa mple.com", "ex\tample.com",
             "example..com", "example.com ", "@example.com", "example.c0m", "-.-"]
 EMAIL_CORPUS = sorted({f"{local}@{domain}" for local in _LOCALS for domain in _DOMAINS}
                       | {"no-at-sign", "", " ", "ada@@example.com", "ada.example.com", "@", "a@b@c.d",
-                         "ada@example.com\n", "\nada@example.com"})
+                         "ada@example.com\n", "\nada@example.com", "ada@example.com\r", "ada\x0bx@example.com",
+                         "ada\x0cx@example.com"})
+
+
+def _not_valid_problem(trial: Trial) -> str | None:
+    """A NOT VALID constraint skips the rows already there; the task says they must pass: validate it here."""
+    assert trial.conn is not None
+    names = trial.conn.exec_driver_sql(
+        "SELECT conname FROM pg_constraint WHERE conrelid = 'users'::regclass AND contype = 'c' "
+        "AND NOT convalidated").scalars().all()
+    for name in names:
+        savepoint = trial.conn.begin_nested()
+        try:
+            trial.conn.exec_driver_sql(f'ALTER TABLE users VALIDATE CONSTRAINT "{name}"')
+        except Exception:
+            savepoint.rollback()
+            return (f"your constraint {name} is NOT VALID, and emails already in the table break it (VALIDATE "
+                    "CONSTRAINT fails): every email already there must stay accepted.")
+        savepoint.rollback()
+    return None
 
 
 def _agrees_with_the_model(trial: Trial) -> str | None:
@@ -282,6 +303,7 @@ addresses; the model's own pattern agrees with each verdict:
         *(rejects(_insert(email), why=why) for email, why in REJECTED_EMAILS.items()),
         accepts(_insert(ACCEPTED_EMAIL), why="a well-formed address must still be accepted"),
         _agrees_with_the_model,
+        _not_valid_problem,
     ],
     explanation=(
         "Now the rule holds whatever path the data takes: ORM, bulk statement, psql or another service. "
@@ -299,6 +321,10 @@ addresses; the model's own pattern agrees with each verdict:
         Mistake("ALTER TABLE users ADD CHECK (email ~ '^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+')",
                 "newline at its end"),
         Mistake("ALTER TABLE users ADD CHECK (email ~ '^\\S+@\\S+\\.\\S+$')", "two @"),
+        Mistake("ALTER TABLE users ADD CHECK (email ~ '^[^@\\s_]+@[^@\\s]+\\.[^@\\s]+$')", "ada_l@"),
+        Mistake("ALTER TABLE users ADD CHECK (email ~ '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$' AND created_at > '2026-06-01') "
+                "NOT VALID", "NOT VALID"),
+        Mistake("ALTER TABLE users ADD CHECK (email ~ '^[a-z0-9.+-]+@[^@\\s]+\\.[^@\\s]+$')", "rejects 'a\\x1cb@"),
     ],
     alternatives=[
         "ALTER TABLE users ADD CONSTRAINT email_shape CHECK (email ~ '^[^@[:space:]]+@[^@[:space:]]+[.][^@[:space:]]+$')",

@@ -2,6 +2,8 @@
 a user's feed read only its page, and "is there a next page?" without counting."""
 from __future__ import annotations
 
+import re
+
 import datetime as dt
 import uuid
 
@@ -14,9 +16,10 @@ LESSON = "05_pagination"
 
 # ---------------------------------------------------------------- 1. the page after a comment
 
-# The notebook creates this index in section 3; the check creates it too (dropping any the learner made first).
-_COMMENTS_ORDER_INDEX = dataset_indexes_only("comments") + """
-CREATE INDEX comments_created_at_id_idx ON comments (created_at, id);
+# The notebook creates this index in section 3; the check creates it too if it is not there (dropping any other the
+# learner made first). Kept when it exists: dropping it would lock comments against the notebook's readers.
+_COMMENTS_ORDER_INDEX = dataset_indexes_only("comments", keep_also=["comments_created_at_id_idx"]) + """
+CREATE INDEX IF NOT EXISTS comments_created_at_id_idx ON comments (created_at, id);
 """
 
 _ORDER = "ORDER BY created_at DESC, id DESC"
@@ -44,16 +47,27 @@ def _keyset_mistake(trial: Trial) -> str | None:
     mine = [(row[names.index("created_at")], row[names.index("id")]) for row in trial.result.rows]
     theirs_names = [n.lower() for n in trial.expected.names]
     theirs = [(row[theirs_names.index("created_at")], row[theirs_names.index("id")]) for row in trial.expected.rows]
+    used = trial.script.text if trial.script is not None else ""
+    if ":after_created_at" not in used and ":after_id" not in used:
+        return ("Your query does not use :after_created_at and :after_id: a keyset page starts right after the cursor, "
+                "so the WHERE must compare with it.")
     if (cursor_at, cursor_id) in mine:
-        return ("Your page repeats the cursor's own comment: it was already the last row of the previous page. "
-                "Compare with <, not <=.")
+        return ("Your page repeats the cursor's own comment: it was already the last row of the previous page "
+                "(and created_at <= the cursor's date would return every comment of that date again). Compare the "
+                "row, strictly: (created_at, id) < (:after_created_at, :after_id).")
     earlier = [row for row in mine if (row[0], row[1]) > (cursor_at, cursor_id)]
     if earlier:
-        return (f"Your page has comment {earlier[0][1]} (created_at {earlier[0][0]}), which comes before the cursor in "
+        at, row_id = earlier[0]
+        if at > cursor_at and row_id < cursor_id:
+            return (f"Your page has comment {row_id}, with a later date than the cursor's and a smaller id: it was on "
+                    "an earlier page. id < :after_id may apply only among comments of the cursor's own date: compare "
+                    "the row, (created_at, id) < (:after_created_at, :after_id).")
+        return (f"Your page has comment {row_id} (created_at {at}), which comes before the cursor in "
                 "the order created_at DESC, id DESC: it was already on an earlier page. The comparison and the ORDER BY "
                 "must go the same way: (created_at, id) < (...) with ORDER BY created_at DESC, id DESC.")
+    in_order = mine == sorted(mine, reverse=True)
     skipped = [row for row in theirs if row not in mine and row[0] == cursor_at]
-    if skipped:
+    if skipped and in_order and all(row[0] < cursor_at for row in mine):
         return (f"It leaves out comment {skipped[0][1]}, which has the same created_at as the cursor and a smaller id: "
                 "comparing created_at alone skips every comment that shares the cursor's timestamp, so they are on no "
                 "page at all. Compare (created_at, id) < (:after_created_at, :after_id).")
@@ -65,7 +79,7 @@ keyset_next_page = PlanExercise(
     "keyset_next_page",
     task="""
 Comments are listed newest first, 20 a page, in the order `created_at DESC, id DESC` (many comments share a
-`created_at`: it is a date). Write the query for the page **after** a given comment, whose `created_at` and `id`
+`created_at`: every value is a date at midnight UTC). Write the query for the page **after** a given comment, whose `created_at` and `id`
 arrive as the parameters `:after_created_at` and `:after_id`. Return `id` and `created_at`. Read only the page: no
 OFFSET, no count. The checker runs your query after five different comments, and looks at how many rows it reads
 after one 150,000 comments down.
@@ -105,7 +119,7 @@ LIMIT 20
         Mistake(f"SELECT id, created_at FROM comments WHERE created_at <= :after_created_at {_ORDER} LIMIT 20",
                 "repeats the cursor's own comment"),
         Mistake(f"SELECT id, created_at FROM comments WHERE (created_at, id) <= (:after_created_at, :after_id) "
-                f"{_ORDER} LIMIT 20", "Compare with <, not <="),
+                f"{_ORDER} LIMIT 20", "Compare the row, strictly"),
         Mistake("SELECT id, created_at FROM comments WHERE (created_at, id) < (:after_created_at, :after_id) "
                 "ORDER BY created_at DESC LIMIT 20", "only by the chance of the plan"),
         Mistake("SELECT id, created_at FROM comments WHERE (created_at, id) < (:after_created_at, :after_id) "
@@ -153,17 +167,42 @@ def _walks_an_index_that_starts_with_tag_id(trial: Trial) -> str | None:
     assert trial.plan is not None and trial.conn is not None
     by_name = {ix.name: ix for ix in catalog.indexes(trial.conn, "post_tags")}
     walked = [by_name[node.index] for node in trial.plan.nodes() if node.index in by_name]
-    unused_partial = [ix for ix in by_name.values() if ix.predicate and ix not in walked]
-    if unused_partial:
-        ix = unused_partial[0]
-        return (f"your index {ix.name} is partial (WHERE {ix.predicate}): the query's condition does not imply "
-                "it (the cursor is not inside it), so the planner cannot use it. Leave out the WHERE.")
     wrong = [ix for ix in walked if ix.columns[:1] != ("tag_id",)]
     if wrong:
         ix = wrong[0]
+        if ix.predicate and "tag_id" in ix.predicate:
+            return (f"the plan walks your partial index {ix.name} (WHERE {ix.predicate}): it holds one tag's rows, "
+                    "so it serves that tag and no other. Put tag_id first and leave out the WHERE.")
         return (f"the plan walks the index {ix.name} ({', '.join(ix.columns)}), which starts with {ix.columns[0]}: it "
                 "reads every tag's rows in that order and keeps this tag's. Put the equality column first: "
                 "tag_id, then the columns of the ORDER BY.")
+    return None
+
+
+def _why_the_index_is_not_walked(trial: Trial) -> str | None:
+    """On a wrong answer only: what about the answer's own index keeps the planner from walking it for the page."""
+    from .. import catalog
+
+    assert trial.plan is not None and trial.conn is not None
+    walked = {node.index for node in trial.plan.nodes() if node.index}
+    for ix in catalog.indexes(trial.conn, "post_tags"):
+        if ix.primary or ix.name == "idx_post_tags_tag_id" or ix.columns[:1] != ("tag_id",):
+            continue
+        if ix.method != "btree":
+            return (f"Your index {ix.name} is a {ix.method} index: only a B-tree gives rows in order, so the plan "
+                    "still sorts.")
+        if ix.predicate and ix.name not in walked:
+            return (f"Your index {ix.name} is partial (WHERE {ix.predicate}): the query's condition does not imply "
+                    "it (the cursor is not inside it), so the planner cannot use it. Leave out the WHERE.")
+        if re.search(r"DESC NULLS LAST|(?<!DESC) NULLS FIRST", ix.definition):
+            return (f"Your index {ix.name} puts nulls at the other end from the ORDER BY (DESC puts them first, ASC "
+                    "last), so it cannot give the page's order even though the columns are NOT NULL: leave out "
+                    "NULLS FIRST/LAST.")
+        if "created_at" in ix.columns and "post_id" in ix.columns:
+            desc = re.findall(r"(created_at|post_id)( DESC)?", ix.definition.split(" USING ", 1)[-1])
+            if len({bool(d) for _, d in desc}) > 1:
+                return (f"Your index {ix.name} has created_at and post_id in different directions; the ORDER BY has "
+                        "both DESC: give them the same direction (both DESC, or both ASC, read backwards).")
     return None
 
 
@@ -197,6 +236,7 @@ Create the index that lets it read only its page: no Sort, no Incremental Sort.
         no_node("Sort", "PostgreSQL reads the tag's rows and sorts them: the index must go tag_id, then created_at, "
                         "then post_id"),
     ],
+    diagnoses=[_why_the_index_is_not_walked],
     explanation=(
         "The index holds each tag's rows already in the order of the page, cursor included: PostgreSQL starts at the "
         "cursor and reads 20 entries, whatever the tag's size. A B-tree reads backwards as well as forwards, so "
@@ -211,6 +251,8 @@ Create the index that lets it read only its page: no Sort, no Incremental Sort.
         Mistake("CREATE INDEX ON post_tags (tag_id) INCLUDE (created_at, post_id)", "Sort"),
         Mistake("CREATE INDEX ON post_tags (tag_id, created_at DESC, post_id DESC) WHERE created_at > '2025-12-31'",
                 "partial"),
+        Mistake("CREATE INDEX ON post_tags (tag_id, created_at DESC NULLS LAST, post_id DESC NULLS LAST)", "nulls"),
+        Mistake("CREATE INDEX ON post_tags (tag_id, created_at ASC, post_id DESC)", "different directions"),
     ],
     alternatives=[
         "CREATE INDEX ON post_tags (tag_id, created_at, post_id)",
@@ -218,6 +260,9 @@ Create the index that lets it read only its page: no Sort, no Incremental Sort.
         "DROP INDEX idx_post_tags_tag_id; CREATE INDEX idx_post_tags_tag_id ON post_tags (tag_id, created_at, post_id)",
         "CREATE UNIQUE INDEX ON post_tags (tag_id, created_at, post_id)",
         "create index on public.post_tags using btree (tag_id, created_at desc, post_id desc)",
+        # an unused partial index beside the right one does not matter
+        "CREATE INDEX ON post_tags (tag_id, created_at DESC, post_id DESC); "
+        "CREATE INDEX recent_pt ON post_tags (post_id) WHERE created_at > '2026-01-01'",
     ],
 )
 
@@ -293,8 +338,10 @@ _COUNT_OVER = _page_code("""        rows = session.execute(
 
 
 def _python_tuple_comparison(trial: Trial) -> str | None:
-    """A plain tuple compared with < in SQLAlchemy compiles to the first column only: name it."""
-    if isinstance(trial.answer, str) and "(Comment.created_at, Comment.id) <" in trial.answer.replace(" ", " "):
+    """A plain tuple compared with < in SQLAlchemy compiles to the first column only: name it (read from what the
+    function sent, so that it works for a function and for source text alike)."""
+    sent = [" ".join(s.split()) for s in trial.statements or ()]
+    if any("comments.created_at <" in s and "(comments.created_at, comments.id) <" not in s for s in sent):
         return ("Your WHERE compares a plain Python tuple: SQLAlchemy turns (Comment.created_at, Comment.id) < after "
                 "into comments.created_at < ..., the first column only. Build a SQL row value with "
                 "sa.tuple_(Comment.created_at, Comment.id).")
@@ -308,7 +355,8 @@ has_next_without_count = StatementCountExercise(
 Write `answer(session)` that reads two pages of comments (20 each, in the order `created_at DESC, id DESC`): the page
 after the comment `MIDDLE` and the page after `LAST` (both `(created_at, id)` tuples, imported below from
 `pglab.exercises.lesson_05`), and says for each whether a next page exists, **without counting**: one statement per
-page. Return `{"middle_ids": [ids as strings], "middle_has_next": bool, "last_ids": [...], "last_has_next": bool}`.
+page, reading only the page and one row more. Return `{"middle_ids": [ids as strings], "middle_has_next": bool,
+"last_ids": [...], "last_has_next": bool}`.
 After `LAST` there are exactly 20 comments: its page is full, and there is no page after it.
 """,
     hints=[
@@ -322,11 +370,13 @@ After `LAST` there are exactly 20 comments: its page is full, and there is no pa
     max_statements=2,
     reads_at_most={"comments": 200},
     reads_why="asking whether there is a next page needs one row more than the page, not a count of every row after "
-              "the cursor (count(*) OVER () counts them all too).",
+              "the cursor (count(*) OVER () counts them all too), and the cursor must be a range of the index (a row "
+              "comparison), not an OR of two conditions, which is a Filter that reads its way to the cursor.",
+    order_must_be_total=True,
     diagnoses=[_python_tuple_comparison],
     explanation=(
         "Fetching limit + 1 rows answers 'is there a next page?' for the price of one row; a count reads every row "
-        "after the cursor, 150,000 of them for MIDDLE."
+        "after the cursor, 149,999 of them for MIDDLE."
     ),
     mistakes=[
         Mistake(_WITH_COUNT, "sent 4 statements"),
@@ -334,6 +384,13 @@ After `LAST` there are exactly 20 comments: its page is full, and there is no pa
         Mistake(_ALL_21, "For 'middle_ids'"),
         Mistake(_PYTHON_TUPLE, "the first column only"),
         Mistake(_COUNT_OVER, "rows of comments"),
+        Mistake(_HAS_NEXT.replace(".order_by(Comment.created_at.desc(), Comment.id.desc())",
+                                  ".order_by(Comment.created_at.desc())"), "another plan"),
+        Mistake(_page_code("""        rows = session.execute(sa.text(
+            "SELEC id FROM comments WHERE (created_at, id) < (:c, :i) "
+            "ORDER BY created_at DESC, id DESC LIMIT 21"), {"c": after[0], "i": after[1]}).scalars().all()
+        result[f"{name}_ids"] = [str(i) for i in rows[:20]]
+        result[f"{name}_has_next"] = len(rows) == 21"""), "your function's SQL failed"),
     ],
     alternatives=[
         _page_code("""        rows = session.execute(sa.text(

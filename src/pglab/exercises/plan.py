@@ -66,6 +66,31 @@ def _generic_plan(conn: Any, sql: str, params: dict[str, Any], *, analyze: bool)
     return Plan.from_json(document, sql, analyze)
 
 
+def _tables(conn: Any) -> dict[str, tuple[int, int]]:
+    rows = conn.exec_driver_sql(
+        "SELECT relname, oid::int8, relfilenode::int8 FROM pg_class "
+        "WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p')").all()
+    return {str(name): (int(oid), int(node)) for name, oid, node in rows}
+
+
+def _replaced_tables(conn: Any, before: dict[str, tuple[int, int]], plan: Any) -> str | None:
+    """A plan exercise plans the lesson's own tables: an answer that replaced one (DROP and CREATE, a rewrite) or
+    emptied it would be planned on a table that is not the lesson's."""
+    planned = {node.relation for node in plan.nodes() if node.relation}
+    now = _tables(conn)
+    for table in sorted(planned):
+        if table in before and now.get(table) != before[table]:
+            return (f"your answer replaced the table {table} (dropped and created again, or rewritten): the checker "
+                    "plans the lesson's own table, with its rows. Add what the task asks for to it instead.")
+    deleted = conn.exec_driver_sql(
+        "SELECT relname FROM pg_stat_xact_user_tables WHERE relname = ANY(%(tables)s) "
+        "AND (n_tup_del > 0 OR n_tup_upd > 0) ORDER BY relname", {"tables": sorted(planned)}).scalars().first()
+    if deleted:
+        return (f"your answer deleted or changed rows of {deleted}: the checker plans the query on the lesson's "
+                "data as it is. Leave the rows alone.")
+    return None
+
+
 def uses_index_named(index: str, why: str = "") -> Check:
     def requirement(trial: Trial) -> str | None:
         assert trial.plan is not None
@@ -124,11 +149,13 @@ class PlanExercise(ResultExercise):
 
     def __init__(self, lesson: str, name: str, *, plan_requirements: Sequence[Check], target: str | None = None,
                  targets: Sequence[tuple[str, str]] = (), answer_is: str = "ddl", analyze: bool = False,
-                 plan_case: int = 0, generic_plan: bool = False, **kwargs: Any) -> None:
+                 plan_case: int = 0, generic_plan: bool = False, target_params: dict[str, Any] | None = None,
+                 **kwargs: Any) -> None:
         """target, or targets as (label, query) pairs: what is planned after DDL (each must satisfy the requirements);
         analyze: EXPLAIN ANALYZE (rows really read, for reads_at_most); plan_case: with `cases`, the one whose
         parameters the query is planned with; generic_plan: plan the answer as a prepared statement under
-        plan_cache_mode = force_generic_plan (its parameters unknown when it is planned)."""
+        plan_cache_mode = force_generic_plan (its parameters unknown when it is planned); with a ddl answer, the
+        target's `:name` parameters take their values from target_params, as a cascade's `$1` would."""
         super().__init__(lesson, name, **kwargs)
         self.diagnoses.append(include_column_as_key)
         assert answer_is in ("ddl", "query")
@@ -137,6 +164,7 @@ class PlanExercise(ResultExercise):
         self.target = target
         self.targets = list(targets) or ([("", target)] if target else [])
         self.generic_plan = generic_plan
+        self.target_params = dict(target_params or {})
         self.answer_is = answer_is
         self.analyze = analyze
         self.plan_case = plan_case
@@ -151,12 +179,19 @@ class PlanExercise(ResultExercise):
             if self.setup:
                 run_script(conn, self.setup)
             trial = Trial(conn, answer, script)
+            tables_before = _tables(conn)
             try:
                 self.run_learner(trial, script.text)
             except LearnerSqlError as failure:
                 return Verdict(self.sql_failure(trial, failure), notes=script.notes)
             for label, target in self.targets:
-                trial.plan = explain(conn, target, analyze=self.analyze)
+                if self.generic_plan:
+                    trial.plan = _generic_plan(conn, target, self.target_params, analyze=self.analyze)
+                else:
+                    trial.plan = explain(conn, target, analyze=self.analyze)
+                replaced = _replaced_tables(conn, tables_before, trial.plan)
+                if replaced:
+                    return Verdict(replaced, notes=script.notes)
                 verdict = self._plan_verdict(trial, script.notes)
                 if verdict.problem:
                     if label:
@@ -175,7 +210,7 @@ class PlanExercise(ResultExercise):
             case, params = self.case_params(conn)[self.plan_case if self.cases else 0]
             read_only_from_here(conn)
             trial = Trial(conn, answer, script, case=case, params=params)
-            setup = ";\n".join(s.text for s in script.statements[:-1])
+            setup = "\n;\n".join(s.text for s in script.statements[:-1])
             if setup:
                 self.run_learner(trial, setup)  # SET LOCAL enable_... before the query
             wanted = named_parameters(script.last.text)

@@ -8,6 +8,8 @@ Rules every probe follows (each learned from an answer that fooled an earlier ch
 """
 from __future__ import annotations
 
+import re
+
 from collections.abc import Sequence
 from typing import Any
 
@@ -102,9 +104,9 @@ def has_column(table: str, column: str, *, type: str | None = None, not_null: bo
         found = columns[column]
         if type is not None:
             wanted = type_name(conn, type)
-            if found.base_type != wanted:
+            if found.base_type != wanted and _domain_base(conn, table, column) != wanted:
                 return f"column {column} should be of type {wanted}, not {found.data_type}."
-        if not_null is True and not found.not_null:
+        if not_null is True and not found.not_null and not _null_rejected_otherwise(conn, table, column):
             return f"column {column} should be NOT NULL."
         if not_null is False and found.not_null:
             return f"column {column} should allow NULL (it is optional)."
@@ -113,6 +115,28 @@ def has_column(table: str, column: str, *, type: str | None = None, not_null: bo
         return None
 
     return requirement
+
+
+def _domain_base(conn: Connection, table: str, column: str) -> str | None:
+    """The base type of the column's domain (a domain over timestamptz is a timestamptz), or None."""
+    return conn.exec_driver_sql(
+        "SELECT format_type(t.typbasetype, NULL) FROM pg_attribute AS a JOIN pg_type AS t ON t.oid = a.atttypid "
+        "WHERE a.attrelid = to_regclass(%(table)s) AND a.attname = %(column)s AND t.typtype = 'd'",
+        {"table": f"public.{table}", "column": column}).scalar()
+
+
+def _null_rejected_otherwise(conn: Connection, table: str, column: str) -> bool:
+    """NOT NULL said another way: a validated CHECK (column IS NOT NULL), or a NOT NULL domain."""
+    checks = conn.exec_driver_sql(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = to_regclass(%(table)s) "
+        "AND contype = 'c' AND convalidated", {"table": f"public.{table}"}).scalars().all()
+    pattern = re.compile(rf"^CHECK \(\(?{re.escape(column)} IS NOT NULL\)?\)$")
+    if any(pattern.match(definition) for definition in checks):
+        return True
+    return bool(conn.exec_driver_sql(
+        "SELECT t.typnotnull FROM pg_attribute AS a JOIN pg_type AS t ON t.oid = a.atttypid "
+        "WHERE a.attrelid = to_regclass(%(table)s) AND a.attname = %(column)s AND t.typtype = 'd'",
+        {"table": f"public.{table}", "column": column}).scalar())
 
 
 def default_evaluated_per_insert(table: str, column: str) -> Check:
@@ -187,13 +211,14 @@ def has_index(table: str, columns: Sequence[str], *, unique: bool | None = None,
     return requirement
 
 
-def dataset_indexes_only(*tables: str) -> str:
+def dataset_indexes_only(*tables: str, keep_also: Sequence[str] = ()) -> str:
     """Setup SQL for a plan exercise: drop every index on `tables` that neither the dataset nor a constraint made
     (what the learner created while trying things would otherwise make a wrong answer pass). It runs in the
-    checker's transaction, so the indexes come back when the check ends."""
+    checker's transaction, so the indexes come back when the check ends. DROP INDEX locks its table against readers
+    until the check ends, so an index the check would only build again is named in `keep_also` and kept."""
     from ..dataset import INDEXES
 
-    keep = ", ".join(f"'{name}'" for name in INDEXES)
+    keep = ", ".join(f"'{name}'" for name in (*INDEXES, *keep_also))
     listed = ", ".join(f"'{table}'" for table in tables)
     return f"""
 DO $$

@@ -8,12 +8,21 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 
 from .base import Case, Exercise, LearnerSqlError, Trial, Verdict
-from .learner_sql import Script, prepare, read_only_from_here, rolled_back, run_script, split
+from .learner_sql import Script, ScriptRefused, prepare, read_only_from_here, rolled_back, run_script, split
 from .learner_sql import Statement
 from .results import (
     Comparison, ResultSet, SortKey, compare, fetch, has_top_level_limit, has_top_level_order, sort_keys_of,
     with_order_columns,
 )
+
+
+def refuse_analyze(script: Script) -> None:
+    """A query exercise reads: ANALYZE would write statistics, and the row count it writes into pg_class in place
+    outlives the rollback."""
+    if any(statement.kind == "VacuumStmt" for statement in script.statements):
+        raise ScriptRefused(
+            "this exercise asks for a query, and ANALYZE writes: the table's row count, which it writes into pg_class "
+            "in place, would outlive the checker's rollback. Leave ANALYZE out.")
 
 
 class ResultExercise(Exercise):
@@ -97,6 +106,7 @@ class ResultExercise(Exercise):
 
     def judge(self, engine: Engine, answer: Any) -> Verdict:
         script = prepare(answer)
+        refuse_analyze(script)
         with rolled_back(engine) as conn:
             if self.setup:
                 run_script(conn, self.setup)

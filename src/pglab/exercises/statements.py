@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from ..querycount import StatementLog
-from .base import Exercise, NotAttempted, Trial, Verdict
+from ..errors import is_database_error, short_message
+from .base import Exercise, LearnerSqlError, NotAttempted, Trial, Verdict
 from .guard import SAVEPOINT_LOST, Watch, escape_problem, guarded
 from .learner_sql import ScriptRefused, rolled_back, run_script
 
@@ -83,12 +84,17 @@ def describe_difference(got: Any, expected: Any) -> str:
 
 
 def _why(got: Any, expected: Any) -> str:
+    import uuid
+
     if isinstance(got, (list, tuple)) and isinstance(expected, (list, tuple)):
+        if got and expected and isinstance(got[0], uuid.UUID) and isinstance(expected[0], str):
+            return " You returned UUID objects; the task asks for strings: str(id)."
         if sorted(map(str, got)) == sorted(map(str, expected)):
             return " The same items in another order: sort them as the task asks."
         if len(got) > len(expected) and len(set(map(str, got))) < len(got):
             return " Some items come more than once: a JOIN repeats a row for every match."
-    if isinstance(got, int) and isinstance(expected, int) and got > expected:
+    if (isinstance(got, int) and isinstance(expected, int) and not isinstance(got, bool)
+            and not isinstance(expected, bool) and got > expected):
         return " Too many: does a JOIN multiply the rows you count?"
     return ""
 
@@ -128,8 +134,11 @@ class StatementCountExercise(Exercise):
 
     def __init__(self, lesson: str, name: str, *, max_statements: int,
                  normalise: Callable[[Any], Any] = lambda value: value, reads_at_most: dict[str, int] | None = None,
-                 reads_why: str = "", **kwargs: Any) -> None:
+                 reads_why: str = "", order_must_be_total: bool = False, **kwargs: Any) -> None:
+        """order_must_be_total: the function is run a second time with index scans off, and must return the same
+        (an ORDER BY that leaves ties to the plan gives them in another order then)."""
         super().__init__(lesson, name, **kwargs)
+        self.order_must_be_total = order_must_be_total
         self.max_statements = max_statements
         self.normalise = normalise
         self.reads_at_most = dict(reads_at_most or {})
@@ -149,7 +158,8 @@ class StatementCountExercise(Exercise):
             self._reference = compile_answer(self.solution_answer, self.answer_name)
         return self._reference
 
-    def run(self, engine: Engine, function: Callable[..., Any]) -> tuple[Any, StatementLog, dict[str, int]]:
+    def run(self, engine: Engine, function: Callable[..., Any], *, without_index_scans: bool = False
+            ) -> tuple[Any, StatementLog, dict[str, int]]:
         """The function's normalised result, the statements it sent and the rows it read of the budgeted tables,
         in a transaction that is rolled back."""
         from sqlalchemy.orm import Session
@@ -157,6 +167,9 @@ class StatementCountExercise(Exercise):
         with rolled_back(engine) as conn:
             if self.setup:
                 run_script(conn, self.setup)
+            if without_index_scans:
+                for setting in ("enable_indexscan", "enable_indexonlyscan", "enable_bitmapscan"):
+                    conn.exec_driver_sql(f"SET LOCAL {setting} = off")
             before = self._rows_read(conn)
             watch = Watch()
             try:
@@ -173,6 +186,8 @@ class StatementCountExercise(Exercise):
             except Exception as error:
                 if watch.refused:
                     raise ScriptRefused(escape_problem(conn, watch) or "") from error
+                if is_database_error(error) and not SAVEPOINT_LOST.search(str(error)):
+                    raise LearnerSqlError(error, "") from error
                 if SAVEPOINT_LOST.search(str(error)):
                     raise ScriptRefused(
                         "your function released or rolled back the checker's savepoint (sa_savepoint_...), which "
@@ -200,7 +215,12 @@ class StatementCountExercise(Exercise):
         function = self.callable_of(answer)
         if not callable(function):
             return Verdict("pass your function itself (its name, without calling it).")
-        got, log, read = self.run(engine, function)
+        try:
+            got, log, read = self.run(engine, function)
+        except LearnerSqlError as failure:
+            with rolled_back(engine) as conn:
+                trial = Trial(conn, answer, error=failure.error)
+                return Verdict(self.with_advice(trial, f"your function's SQL failed: {short_message(failure.error)}"))
         with rolled_back(engine) as conn:
             expected, from_cache = self.cached(conn, "value", lambda: self.run(engine, self.reference_function())[0])
             stale = from_cache and got != expected and self.cache_may_be_stale(conn, "value")
@@ -210,11 +230,19 @@ class StatementCountExercise(Exercise):
         if got != expected:
             problem = f"your function returned a different result. {describe_difference(got, expected)}"
             with rolled_back(engine) as conn:
-                return Verdict(self.diagnose(Trial(conn, answer, value=got, expected_value=expected), problem))
+                return Verdict(self.diagnose(Trial(conn, answer, value=got, expected_value=expected,
+                                                   statements=log.statements), problem))
         if log.count > self.max_statements:
             return Verdict(
                 f"your function sent {log.count} statements; at most {self.max_statements} are needed. One shape "
                 "repeated many times is the N+1 pattern:", detail=log.summary())
+        if self.order_must_be_total:
+            again, _, _ = self.run(engine, function, without_index_scans=True)
+            if again != got:
+                return Verdict(
+                    "your function returned another result when PostgreSQL chose another plan (index scans off): "
+                    f"{describe_difference(again, got)} Rows that tie on your ORDER BY come in whatever order the plan "
+                    "gives. Add a unique column (the id) at the end of the ORDER BY, so that the order is total.")
         over = {table: n for table, n in read.items() if n > self.reads_at_most.get(table, n)}
         if over:
             table, n = next(iter(over.items()))
