@@ -3,6 +3,7 @@
     python scripts/lessons.py execute [05 ...]   # text source -> notebook, run in a fresh kernel, outputs stored
     python scripts/lessons.py run [05 ...]       # the same run, nothing stored (say where a lesson stops)
     python scripts/lessons.py check              # every pair in sync (exit 1 and the diff if not)
+    python scripts/lessons.py html [05 ...]      # the shipped lessons run and written as HTML to build/html
 
 `execute` reads notebooks/NN_slug.md, runs it top to bottom in a fresh kernel (its own database, as `make test`
 does: PGLAB_RUN=store), and writes notebooks/NN_slug.ipynb with no per-cell timestamps, the cell ids the
@@ -75,10 +76,12 @@ def notebook_from_source(source: Path) -> nbformat.NotebookNode:
     return nb
 
 
-def execute(source: Path, store: bool = True) -> str | None:
-    """Run one lesson (and store it); None when it worked, else one line saying where it stopped."""
+def execute(source: Path, store: bool = True, html: Path | None = None) -> str | None:
+    """Run one lesson (and store it, or write it as HTML); None when it worked, else one line saying where it
+    stopped."""
     nb = notebook_from_source(source)
-    os.environ.setdefault("PGLAB_RUN", "store")  # the kernel inherits it: a database of its own, never the learner's
+    # The kernel inherits it: a database of its own, never the one a learner has open.
+    os.environ.setdefault("PGLAB_RUN", "html" if html is not None else "store")
     os.environ.setdefault("PLOOMBER_STATS_ENABLED", "false")
     client = NotebookClient(nb, timeout=600, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(NOTEBOOKS)}})
@@ -91,6 +94,16 @@ def execute(source: Path, store: bool = True) -> str | None:
         name = getattr(error, "ename", "error")
         value = str(getattr(error, "evalue", "")).strip().splitlines()[:1]
         return f"{source.name}: stopped at cell {cell} ({name}: {' '.join(value)[:300]}); nothing was written."
+    if html is not None:
+        from nbconvert import HTMLExporter
+
+        _normalise(nb)
+        body, _ = HTMLExporter().from_notebook_node(nb)
+        html.mkdir(parents=True, exist_ok=True)
+        (html / f"{source.stem}.html").write_text(body)
+        print(f"{source.stem}: written to {html.relative_to(ROOT)}/{source.stem}.html in "
+              f"{time.perf_counter() - started:.0f} s", flush=True)
+        return None
     if not store:
         print(f"{source.stem}: ran in {time.perf_counter() - started:.0f} s", flush=True)
         return None
@@ -115,13 +128,15 @@ def out_of_sync(source: Path) -> str | None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="Execute and check the lessons' notebooks from their text sources.")
-    parser.add_argument("command", choices=["execute", "run", "check"])
+    parser.add_argument("command", choices=["execute", "run", "check", "html"])
     parser.add_argument("lessons", nargs="*", help="lesson numbers (default: all)")
     args = parser.parse_args()
     problems = []
     for source in lessons(args.lessons):
         if args.command == "check":
             problem = out_of_sync(source)
+        elif args.command == "html":
+            problem = execute(source, store=False, html=ROOT / "build" / "html")
         else:
             problem = execute(source, store=args.command == "execute")
         if problem:

@@ -35,9 +35,17 @@ def _uv() -> str:
 
 
 def _resolve(uv: str, version: str, platform: str, offline: bool) -> subprocess.CompletedProcess:
-    command = [uv, "pip", "compile", "--quiet", str(LOCK), "--python-version", version, "--python-platform", platform,
-               "--only-binary", ":all:", "--no-header", "-o", "-"]
-    return subprocess.run(command + (["--offline"] if offline else []), capture_output=True, text=True, timeout=300)
+    import tempfile
+
+    # uv writes `-o -` to a file named "-" in the working directory, not to stdout: use a file of our own
+    with tempfile.TemporaryDirectory() as scratch:
+        output = Path(scratch) / "resolved.txt"
+        command = [uv, "pip", "compile", "--quiet", str(LOCK), "--python-version", version, "--python-platform",
+                   platform, "--only-binary", ":all:", "--no-header", "-o", str(output)]
+        done = subprocess.run(command + (["--offline"] if offline else []), capture_output=True, text=True,
+                              timeout=300)
+        done.stdout = output.read_text() if output.exists() else done.stdout
+    return done
 
 
 def _pins(text: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Command line: python -m pglab prepare|status|stop|clean|drop-lessons|url."""
+"""Command line: python -m pglab prepare|status|stop|clean|drop-lessons|url|copies|reset NN|changed."""
 from __future__ import annotations
 
 import argparse
@@ -13,17 +13,52 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pglab", description="Manage the lab's PostgreSQL.")
     parser.add_argument(
         "command",
-        choices=["prepare", "status", "stop", "clean", "drop-lessons", "url"],
+        choices=["prepare", "status", "stop", "clean", "drop-lessons", "url", "copies", "reset", "changed"],
         help="prepare: start the server and build the dataset; status; stop: stop the embedded server; "
         "clean: stop it and delete its data folder; drop-lessons: drop the lesson databases; "
-        "url: print the connection URL (for psql)",
+        "url: print the connection URL (for psql); copies: make your copy of each lesson in my-lessons/; "
+        "reset NN: your copy of lesson NN as shipped (the old one is kept); changed: lessons updated since your copy",
     )
+    parser.add_argument("lesson", nargs="?", help="for reset: the lesson's number (05) or name")
     args = parser.parse_args(argv)
+    if args.command in ("copies", "reset", "changed"):
+        return _copies(args.command, args.lesson)
     try:
         return _run(args.command)
     except LabSetupError as error:
         print(f"pglab: {error}", file=sys.stderr)
         return 1
+
+
+def _copies(command: str, lesson: str | None) -> int:
+    from . import copies
+
+    home = copies.LESSONS.parent
+    where = copies.COPIES.relative_to(home) if copies.COPIES.is_relative_to(home) else copies.COPIES
+    if command == "copies":
+        made = copies.ensure()
+        print(f"Your lessons are in {where}/ (yours to change; the shipped ones stay in notebooks/)"
+              + (f": copied {', '.join(made)}" if made else "."))
+        return 0
+    if command == "reset":
+        if not lesson:
+            print("Which lesson? python -m pglab reset 05", file=sys.stderr)
+            return 2
+        try:
+            fresh, kept = copies.reset(lesson)
+        except LookupError as error:
+            print(f"pglab: {error}", file=sys.stderr)
+            return 2
+        print(f"{where}/{fresh.name} is as shipped again"
+              + (f"; your previous copy is in {kept.relative_to(copies.COPIES.parent)}" if kept else "") + ".")
+        return 0
+    states = copies.changed()
+    width = max(len(s.name) for s in states) if states else 0
+    for state in states:
+        print(f"  {state.name:<{width}}  {state.state}")
+    if any(s.state == "updated since your copy" for s in states):
+        print("To take an updated lesson: python -m pglab reset NN (make reset-lesson N=NN); your copy is kept aside.")
+    return 0
 
 
 def _run(command: str) -> int:

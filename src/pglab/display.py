@@ -25,7 +25,14 @@ class Message:
 
     def _repr_html_(self) -> str:
         background, border = COLOURS.get(self.kind, COLOURS["info"])
-        body = html.escape(self.text).replace("\n", "<br>")
+        if any(line.startswith("LINE ") for line in self.text.splitlines()):
+            # psql's pointer: the caret must stand under the character, so the SQL lines keep a fixed width
+            body = "<br>".join(
+                f'<span style="font-family:monospace;white-space:pre">{html.escape(line)}</span>'
+                if line.startswith("LINE ") or (line.strip() == "^") else html.escape(line)
+                for line in self.text.splitlines())
+        else:
+            body = html.escape(self.text).replace("\n", "<br>")
         return (
             f'<div style="background:{background};border-left:4px solid {border};'
             f'padding:6px 10px;margin:4px 0;font-family:sans-serif;white-space:normal">{body}</div>'

@@ -66,6 +66,10 @@ def is_database_error(error: BaseException) -> bool:
     return isinstance(error, (psycopg.Error, sa_exc.DBAPIError))
 
 
+STOPPED = ("■ Run All stopped at this cell: the cells below it have not run. Fix this cell and run it again, then "
+           "go on with the cells below (or Run All again).")
+
+
 def install_notebook_handler() -> None:
     """In IPython, show database errors (from Python code and from %sql) as one short message.
 
@@ -96,7 +100,8 @@ def install_notebook_handler() -> None:
             return None
         cause = value if is_database_error(value) else value.__cause__
         if cause is not None and is_database_error(cause):
-            show_text(short_message(cause) + "\n(Rolled back: the connection is ready for your next query.)", "error")
+            show_text(short_message(cause) + "\n(Rolled back: the connection is ready for your next query.)\n"
+                      + STOPPED, "error")
             return None
         if isinstance(value, UsageError):
             shell.show_usage_error(value)

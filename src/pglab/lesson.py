@@ -92,7 +92,8 @@ class Lesson:
                 raise
             outcome = SqlOutcome(False, errors.short_message(error))
             if not quiet:
-                show_text("✘ " + outcome.message, "error")
+                show_text("✘ " + outcome.message + "\n(This cell shows the error and goes on: the notebook has not "
+                          "stopped.)", "error")
             return outcome
         outcome = SqlOutcome(True, "OK" + (f" ({rows:,} row{'s' if rows != 1 else ''})" if rows is not None else ""), rows)
         if not quiet:
@@ -109,7 +110,7 @@ class Lesson:
             raise errors.ClaimFailed(f"Expected the database to reject this, but it succeeded:\n{script.strip()}")
         if because and because.lower() not in outcome.message.lower():
             raise errors.ClaimFailed(f"The statement failed, but not because of {because!r}: {outcome.message}")
-        show_text("✘ Rejected, as it should be: " + outcome.message, "error")
+        show_text("✔ Rejected, as it should be: " + outcome.message, "pass")
         return outcome.message
 
     def must_succeed(self, script: str) -> SqlOutcome:
