@@ -98,7 +98,9 @@ def execute(source: Path, store: bool = True, html: Path | None = None) -> str |
         from nbconvert import HTMLExporter
 
         _normalise(nb)
-        body, _ = HTMLExporter().from_notebook_node(nb)
+        # the lab template, with each chart's alternative text (scripts/templates/lab_alt)
+        body, _ = HTMLExporter(extra_template_basedirs=[str(ROOT / "scripts" / "templates")],
+                               template_name="lab_alt").from_notebook_node(nb)
         html.mkdir(parents=True, exist_ok=True)
         (html / f"{source.stem}.html").write_text(body)
         print(f"{source.stem}: written to {html.relative_to(ROOT)}/{source.stem}.html in "

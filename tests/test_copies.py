@@ -60,3 +60,4 @@ def test_make_lab_opens_the_copies_and_html_and_tests_read_the_shipped_lessons()
     assert "my-lessons/" in (SHIPPED.parent / ".gitignore").read_text().split()
     ini = (SHIPPED.parent / "pyproject.toml").read_text()
     assert "my-lessons" in ini  # pytest never collects the learner's copies
+

@@ -32,11 +32,46 @@ def use_lab_style() -> None:
     )
 
 
+def describe(fig: Any) -> str:
+    """Alternative text for a chart, from the figure itself: its titles, axes and series (for screen readers, and
+    for the HTML handouts)."""
+    parts = []
+    for axes in fig.get_axes():
+        suptitle = getattr(fig, "_suptitle", None)
+        title = axes.get_title() or (suptitle.get_text() if suptitle is not None else "")
+        what = " against ".join(label for label in (axes.get_ylabel(), axes.get_xlabel()) if label)
+        legend = axes.get_legend()
+        series = [text.get_text() for text in legend.get_texts()] if legend is not None else []
+        bars = [tick.get_text() for tick in axes.get_yticklabels() if tick.get_text()] if not what else []
+        sentence = f"Chart: {title}" if title else "Chart"
+        if what:
+            sentence += f" ({what})"
+        if series:
+            sentence += "; series: " + ", ".join(series)
+        elif bars and len(bars) <= 12:
+            sentence += "; bars: " + ", ".join(bars)
+        parts.append(sentence + ".")
+    return " ".join(parts) or "Chart."
+
+
 def _finish(fig: Any) -> None:
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
-    plt.show()
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with the lab
+        get_ipython = None  # type: ignore[assignment]
+    if get_ipython is not None and get_ipython() is not None and "inline" in plt.get_backend():
+        import io
+
+        from IPython.display import Image, display
+
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", bbox_inches="tight")  # what the inline backend writes, plus alt text
+        display(Image(data=buffer.getvalue(), format="png", metadata={"alt": describe(fig)}))
+    else:
+        plt.show()
     plt.close(fig)
 
 
