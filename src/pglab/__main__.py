@@ -13,21 +13,71 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pglab", description="Manage the lab's PostgreSQL.")
     parser.add_argument(
         "command",
-        choices=["prepare", "status", "stop", "clean", "drop-lessons", "url", "copies", "reset", "changed"],
+        choices=["prepare", "status", "stop", "clean", "drop-lessons", "url", "copies", "reset", "changed", "progress",
+                 "workshop"],
         help="prepare: start the server and build the dataset; status; stop: stop the embedded server; "
         "clean: stop it and delete its data folder; drop-lessons: drop the lesson databases; "
         "url: print the connection URL (for psql); copies: make your copy of each lesson in my-lessons/; "
-        "reset NN: your copy of lesson NN as shipped (the old one is kept); changed: lessons updated since your copy",
+        "reset NN: your copy of lesson NN as shipped (the old one is kept); changed: lessons updated since your copy; "
+        "progress: your exercises so far; workshop prepare|board|clean: for an instructor (see the README)",
     )
-    parser.add_argument("lesson", nargs="?", help="for reset: the lesson's number (05) or name")
+    parser.add_argument("lesson", nargs="?", help="for reset: the lesson's number (05) or name; for workshop: "
+                                                  "prepare, board or clean")
+    parser.add_argument("--learners", type=int, default=0, help="workshop prepare: create this many learner roles")
+    parser.add_argument("--learner-prefix", default="learner", help="workshop prepare: the learners' role names")
+    parser.add_argument("--host", default="127.0.0.1", help="workshop board: the address to listen on")
+    parser.add_argument("--port", type=int, default=8765, help="workshop board: the port")
     args = parser.parse_args(argv)
     if args.command in ("copies", "reset", "changed"):
         return _copies(args.command, args.lesson)
+    if args.command in ("progress", "workshop"):
+        try:
+            return _workshop(args)
+        except LabSetupError as error:
+            print(f"pglab: {error}", file=sys.stderr)
+            return 1
     try:
         return _run(args.command)
     except LabSetupError as error:
         print(f"pglab: {error}", file=sys.stderr)
         return 1
+
+
+def _workshop(args: argparse.Namespace) -> int:
+    from . import progress, workshop
+
+    if args.command == "progress":
+        print(progress.table_text(progress.events()))
+        return 0
+    if args.lesson == "prepare":
+        template, learners, lacking = workshop.prepare(args.learners, args.learner_prefix)
+        print(f"The workshop's dataset is {template}: every learner copies it, none builds it.")
+        for sentence in lacking:
+            print(f"The server lacks something: {sentence}")
+        if learners:
+            print("Each learner sets these (in the shell before `make lab`):")
+            for learner in learners:
+                print(f"  {learner.name}: {workshop.learner_settings(learner, template)}")
+        else:
+            print("Learners: create each role LOGIN CREATEDB, GRANT pglab_workshop_learner TO it, and give them "
+                  f"DATABASE_URL, PGLAB_DB_PREFIX=<their role> and PGLAB_WORKSHOP_TEMPLATE={template}.")
+        return 0
+    if args.lesson == "board":
+        from . import board
+
+        server = board.serve(args.host, args.port)
+        print(f"The board: http://{args.host}:{server.server_address[1]}/ (Ctrl+C stops it)", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        return 0
+    if args.lesson == "clean":
+        done = workshop.clean()
+        print("Dropped: " + (", ".join(done) if done else "nothing (no workshop on this server)"))
+        return 0
+    print("python -m pglab workshop prepare [--learners N] | board [--port P] | clean", file=sys.stderr)
+    return 2
 
 
 def _copies(command: str, lesson: str | None) -> int:

@@ -117,4 +117,10 @@ def create(conn: Connection, name: str, description: str, template: str | None =
     drop_if_ours(conn, name)
     source = f" TEMPLATE {quote(template)} STRATEGY FILE_COPY" if template else ""
     conn.execute(sa.text(f"CREATE DATABASE {quote(name)}{source}"))
+    # Only its owner (and whom the lab grants it to) may connect: on a shared server, no other learner.
+    conn.execute(sa.text(f"REVOKE CONNECT, TEMPORARY ON DATABASE {quote(name)} FROM PUBLIC"))
     mark(conn, name, description)
+
+
+def grant_connect(conn: Connection, name: str, role: str) -> None:
+    conn.execute(sa.text(f"GRANT CONNECT, TEMPORARY ON DATABASE {quote(name)} TO {quote(role)}"))

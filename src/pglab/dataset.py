@@ -312,7 +312,16 @@ def ensure_template(
 
     Safe when several processes ask at once: one builds (under an advisory lock), the others wait.
     """
+    from . import workshop
+
     scale = scale or current_scale()
+    if workshop.in_workshop():  # a workshop learner copies the instructor's template and never builds one
+        admin = connection.admin_engine()
+        try:
+            with admin.connect() as conn:
+                return workshop.shared_template(conn)
+        finally:
+            admin.dispose()
     name = template_name(scale)
     admin = connection.admin_engine()
     try:

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from . import charts, claims, connection, databases, dataset, errors, explain as explain_module, features, roles, timing
+from . import workshop
 from .display import show_text
 from .exercises import LessonExercises, for_lesson
 from .querycount import StatementLog, count_statements as _count_statements
@@ -232,10 +233,15 @@ def start_lesson(lesson_id: str, *, with_dataset: bool = True, sql_magic: bool =
     target = connection.target()
     name = database or database_name(lesson_id)
     admin = connection.admin_engine()
+    run_marker = f" (run {run_tag()})" if run_tag() else ""
     try:
         with admin.connect() as conn:
-            databases.create(conn, name, f"lesson {lesson_id}" + (f" (run {run_tag()})" if run_tag() else ""),
-                             template=template)
+            databases.create(conn, name, f"lesson {lesson_id}" + run_marker, template=template)
+            if connection.lesson_role().separate:
+                databases.grant_connect(conn, name, connection.lesson_role().name)
+            keep = workshop.keep_lessons()
+            if keep is not None and database is None:
+                workshop.prune_lessons(conn, keep, run_marker)
     finally:
         admin.dispose()
     if template is None:  # a copy of the dataset belongs to the lesson role already; an empty database does not

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from .. import progress
 from ..display import Message
 from .base import Exercise
 from .feedback import CodeBlock, Feedback, show
@@ -21,6 +22,8 @@ class BoundExercise:
     def check(self, answer: Any) -> Feedback:
         feedback = self.exercise.evaluate(self.engine, answer)
         feedback.show()
+        outcome = "passed" if feedback.passed else ("failed" if feedback.attempted else "not attempted")
+        progress.record(self.exercise.lesson, self.exercise.name, "check", outcome)
         return feedback
 
     def hint(self, number: int | None = None) -> None:
@@ -32,10 +35,12 @@ class BoundExercise:
         more = (f" (call ex.{self.exercise.name}.hint() again for the next one)" if number < len(hints)
                 else " (that was the last hint)" if len(hints) > 1 else "")
         show(Message(f"Hint {number}/{len(hints)}: {hints[number - 1]}{more}", "info"))
+        progress.record(self.exercise.lesson, self.exercise.name, "hint", "shown")
 
     def solution(self) -> None:
         show(CodeBlock(f"A solution to {self.exercise.name}", self.exercise.solution_text(), self.exercise.language,
                        after=self.exercise.explanation))
+        progress.record(self.exercise.lesson, self.exercise.name, "solution", "shown")
 
     @property
     def task(self) -> str:
