@@ -91,6 +91,32 @@ class BatchFunctionExercise(Exercise):
                                f"{_short(theirs)}. Values must come in the order of the keys, not the rows'.")
                     return Verdict(self.diagnose(Trial(conn, batch, value=got, expected_value=expected), problem))
 
+            # Called again with other keys (half of them in reverse order, users outside the first list, and a key
+            # with no user): a function that ignores its keys, or answers for one list only, fails here.
+            others = [row[0] for row in conn.exec_driver_sql(
+                "SELECT id FROM users WHERE id <> ALL(%(keys)s) AND deleted_at IS NULL ORDER BY email LIMIT 3",
+                {"keys": list(keys)})]
+            missing = type(keys[0])("00000000-0000-0000-0000-000000000000") if keys else None
+            other_keys = list(reversed(keys[: max(1, len(keys) // 2)])) + others + ([missing] if keys else [])
+            other_expected = [self.normalise(value) for value in self.expected(conn, other_keys)]
+            watch = Watch()
+            try:
+                with guarded(conn, watch):
+                    again = await batch(list(other_keys), conn)
+            except Exception:
+                if not watch.refused:
+                    raise
+            problem = escape_problem(conn, watch)
+            if problem:
+                return Verdict(problem)
+            again_values = [self.normalise(value) for value in again] if isinstance(again, (list, tuple)) else again
+            if again_values != other_expected:
+                return Verdict(
+                    "your batch function was right for the first keys, but not when called again with other keys "
+                    "(some of the same in another order, other users, and an id no user has): it must look up "
+                    "exactly the keys it is given and return one value for each, in their order (None for the id "
+                    "with no user).")
+
             async def through_loader() -> list[Any]:
                 async def load_batch(batch_keys: list[Any]) -> Any:
                     return await batch(list(batch_keys), conn)

@@ -275,6 +275,14 @@ The checker calls it directly, then through a `DataLoader` with gathered loads.
         "one tick: they became one statement."
     ),
     mistakes=[
+        Mistake("""
+import sqlalchemy as sa
+
+async def batch(user_ids, conn):
+    found = dict(conn.execute(sa.text(
+        "SELECT id, email FROM users WHERE id IN (SELECT user_id FROM posts ORDER BY created_at DESC LIMIT 20)")).all())
+    return [found.get(key) for key in user_ids]
+""", "called again with other keys"),
         Mistake(_EMAILS_BATCH_PER_KEY, "sent 20 statements"),
         Mistake(_EMAILS_BATCH_ROW_ORDER, "values for 21 keys"),
         Mistake(_EMAILS_BATCH_DICT, "returned a dict"),
