@@ -202,6 +202,8 @@ thousand. Create an index so that its plan uses an index on `comments` instead o
         Mistake("CREATE INDEX ON comments (post_id)", "Seq Scan"),
         Mistake("CREATE INDEX ON comments (user_id, created_at)", "Seq Scan"),
         Mistake("CREATE INDEX ON comments (date_trunc('day', created_at AT TIME ZONE 'UTC'))", "Seq Scan"),
+        Mistake("CREATE INDEX ON comments USING hash (created_at)", "finds equal values only"),
+        Mistake("CREATE INDEX ON comments (created_at) WHERE created_at < '2025-01-01'", "is partial"),
     ],
     alternatives=[
         "CREATE INDEX ON comments (created_at DESC)",

@@ -22,10 +22,35 @@ def uses_index_on(table: str) -> Check:
         if plan.uses_index(table=table):
             return None
         how = f"reads all of {table} with a Seq Scan" if plan.seq_scans_on(table) else f"uses no index on {table}"
-        return (f"the plan still {how}; an index helps most when it starts with the columns the query filters, "
-                "joins or sorts on (PostgreSQL 18 can skip over a leading column, cheaply only when it has few values).")
+        return f"the plan still {how}; " + (_why_unused(trial, table) or (
+            "an index helps most when it starts with the columns the query filters, joins or sorts on (PostgreSQL 18 "
+            "can skip over a leading column, cheaply only when it has few values)."))
 
     return requirement
+
+
+def _why_unused(trial: Trial, table: str) -> str | None:
+    """What about the answer's own index on the table keeps the planner from it: its method or its WHERE."""
+    from .. import catalog
+    from ..dataset import INDEXES
+
+    if trial.conn is None:
+        return None
+    query = " ".join((trial.plan.sql if trial.plan is not None else "").split()).upper()
+    for ix in catalog.indexes(trial.conn, table):
+        if ix.primary or ix.name in INDEXES:
+            continue
+        if ix.method == "brin":
+            return (f"your index {ix.name} is a BRIN index: it keeps the smallest and largest value of each range of "
+                    "table pages, which narrows a search only when the table is stored in that column's order.")
+        if ix.method == "hash":
+            if any(op in query for op in (">", "<", "BETWEEN", "ORDER BY")):
+                return (f"your index {ix.name} is a hash index: it finds equal values only, not a range or an order "
+                        "(a B-tree does both).")
+        if ix.predicate:
+            return (f"your index {ix.name} is partial (WHERE {ix.predicate}): the planner uses it only for a query "
+                    "whose WHERE clause implies that condition, and this one does not.")
+    return None
 
 
 def no_seq_scan_on(table: str) -> Check:
