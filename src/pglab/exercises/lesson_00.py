@@ -29,6 +29,8 @@ LIMIT 5
     ordered=True,
     explanation="The order matters here (most posts first), so the checker compares rows in order.",
     mistakes=[
+        Mistake("SELECT count(*), u.email FROM users AS u JOIN posts AS p ON p.user_id = u.id GROUP BY u.id, u.email "
+                "ORDER BY 1 DESC LIMIT 5", "your columns come in another order"),
         Mistake("SELECT u.email, count(*) AS posts FROM users AS u JOIN posts AS p ON p.user_id = u.id "
                 "WHERE u.id IN ('d6d77053-92bc-7af6-3332-8bea8c4c6904', '3d58ce20-fe80-2793-e0b2-21905baa60b3', "
                 "'134ad24e-9980-6ca1-1119-7065657dbf5e', '24b299d7-67a9-79b1-ef4b-2e634067c8ad', "

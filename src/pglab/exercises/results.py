@@ -358,6 +358,23 @@ def _line_up(got: ResultSet, expected: ResultSet, how: Comparison) -> tuple[list
     return list(range(len(exp))), None
 
 
+def _swapped_columns(got: ResultSet, expected: ResultSet) -> str | None:
+    """The learner's columns are the expected ones in another order (each type finds its place): say so."""
+    from itertools import permutations
+
+    count = len(expected.columns)
+    if count > 6:
+        return None
+    for order in permutations(range(count)):
+        if order == tuple(range(count)):
+            continue
+        if all(comparable(got.columns[mine], theirs) for theirs, mine in zip(expected.columns, order)):
+            wanted = ", ".join(c.name for c in expected.columns)
+            return (f"your columns come in another order ({', '.join(c.name for c in got.columns)}): the task asks "
+                    f"for {wanted}, in that order.")
+    return None
+
+
 def _type_problem(got: ResultSet, expected: ResultSet, order: list[int], how: Comparison) -> tuple[str | None, str | None]:
     """(a problem that stops the comparison, a type difference the task names between comparable types)."""
     named_note = None
@@ -370,6 +387,9 @@ def _type_problem(got: ResultSet, expected: ResultSet, order: list[int], how: Co
             continue
         if theirs.name in how.typed:
             return f"{label} is of type {mine.type_name}; the task asks for a {theirs.type_name}.", None
+        swapped = _swapped_columns(got, expected)
+        if swapped:
+            return swapped, None
         looks_like = ("text that looks like a date or a time is still text, "
                       if {mine.category, theirs.category} == {"S", "D"} else "")
         return (f"{label} holds {mine.type_name} values where {theirs.type_name} values are expected; PostgreSQL "
