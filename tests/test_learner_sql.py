@@ -101,7 +101,9 @@ def test_transaction_control_anywhere_else_is_refused_and_changes_nothing(lab, a
 def test_transaction_control_in_procedural_code_fails_and_changes_nothing(lab, answer):
     before = _fingerprint(lab)
     feedback = NOTES.evaluate(lab.engine, answer)
-    assert not feedback.passed and "invalid transaction termination" in feedback.message
+    # refused before it runs when it also changes the lesson's own rows, else failed by the server
+    assert not feedback.passed and ("invalid transaction termination" in feedback.message
+                                    or "changes rows of" in feedback.message), feedback.message
     assert _fingerprint(lab) == before
     assert NOTES.evaluate(lab.engine, SOLUTION).passed
 
@@ -132,11 +134,31 @@ def test_a_script_the_parser_cannot_read_is_still_split_and_checked():
 # Review of lessons 00-04, classes 2, 4, 5 and 11: side doors, settings, names and comments.
 SIDE_DOORS = [
     "SELECT setval('users_id_seq', 1)",
+    'SELECT "pg_terminate_backend"(pid) FROM pg_stat_activity WHERE usename = current_user AND pid <> pg_backend_pid()',
+    "SELECT pg_catalog.pg_cancel_backend(42)",
     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
     "DO $$ BEGIN PERFORM pg_cancel_backend(42); END $$",
     "SELECT pg_stat_reset()",
     "DELETE FROM tags WHERE name = 'rust'; ANALYZE tags",
 ]
+
+DATASET_CHANGES = [  # refused before they run: a rollback leaves the visibility map and pg_class changed
+    "WITH gone AS (DELETE FROM comments RETURNING 1) SELECT count(*) FROM gone",
+    "EXPLAIN ANALYZE DELETE FROM comments",
+    "CREATE FUNCTION wipe() RETURNS void LANGUAGE sql AS $$ DELETE FROM comments $$",
+    "UPDATE users SET status = status WHERE role = 'admin'",
+    "ANALYZE",
+    "ANALYZE users",
+]
+
+
+@pytest.mark.parametrize("change", DATASET_CHANGES)
+def test_changes_to_the_lessons_own_tables_are_refused_before_they_run(change, lesson_factory):
+    lab = lesson_factory("00_getting_started")
+    before = lab.value("SELECT reltuples::bigint || ' ' || relallvisible FROM pg_class WHERE relname = 'comments'")
+    feedback = NOTES.evaluate(lab.engine, change + ";\n" + SOLUTION)
+    assert not feedback.passed and ("changes rows of" in feedback.message or "ANALYZE" in feedback.message)
+    assert lab.value("SELECT reltuples::bigint || ' ' || relallvisible FROM pg_class WHERE relname = 'comments'") == before
 
 
 @pytest.mark.parametrize("side_door", SIDE_DOORS)
@@ -194,3 +216,14 @@ def test_the_time_limit_holds_when_the_answer_lifts_statement_timeout(lesson_fac
         conn.exec_driver_sql("SET statement_timeout = 0")
         with pytest.raises(sa.exc.DBAPIError, match="canceling statement"), watchdog(conn, seconds=0.5):
             conn.exec_driver_sql("SELECT pg_sleep(5)")
+
+
+def test_a_lessons_role_cannot_signal_other_sessions_or_move_sequences(lesson_factory):
+    """The static refusal is a text match; the lesson's database also revokes the functions themselves."""
+    from pglab import connection
+
+    lab = lesson_factory("00_getting_started")
+    if not connection.lesson_role().separate:
+        pytest.skip("lessons run as the administration role on this server")
+    outcome = lab.try_sql("SELECT pg_cancel_backend(pg_backend_pid())", quiet=True)
+    assert not outcome.ok and "permission denied" in outcome.message

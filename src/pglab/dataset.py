@@ -104,6 +104,7 @@ CREATE INDEX idx_comments_user_id ON comments (user_id);
 
 # The indexes the dataset is built with, besides those of its primary keys and unique constraints: what a plan
 # exercise starts from (exercises.probes.dataset_indexes_only drops any other index on the tables it plans).
+TABLES = ("users", "posts", "comments", "tags", "post_tags", "profiles")  # the dataset's own tables
 INDEXES = ("idx_posts_user_id", "idx_post_tags_tag_id", "idx_comments_post_id", "idx_comments_user_id")
 
 # Where lesson 00's schema diagram (lab.draw_schema) places each table: users in the middle, what hangs off it around.
@@ -285,7 +286,7 @@ def _format(sql: str, scale: Scale) -> str:
 def fingerprint(scale: Scale) -> str:
     """Changes whenever the schema, the generator or the scale changes, so a stale template is rebuilt."""
     parts = [repr(scale), _HELPERS, *_FOREIGN_KEYS, "VACUUM (FREEZE, PARALLEL 0) after every fill, committed synchronously",
-             f"owned by {roles.role_name()}", "with", *features.PREINSTALLED]
+             f"owned by {roles.role_name()}", "with", *features.PREINSTALLED, "revoked", *roles.SIDE_DOORS]
     parts += [_format(job.create + job.fill, scale) + "".join(job.keys) for job in _JOBS]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:10]
 
@@ -410,6 +411,7 @@ def _build(conn: sa.Connection, name: str, scale: Scale, progress: Callable[[str
                 build.exec_driver_sql(statement)
             features.preinstall(build)
             roles.hand_over(build, connection.lesson_role())
+            roles.close_side_doors(build)
         finished("foreign keys", time.perf_counter() - step_start)
         # Only now, with every build transaction over and flushed, can VACUUM mark every page all-visible: a
         # table vacuumed while another table's fill was still running kept pages not all-visible, so lessons saw

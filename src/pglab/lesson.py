@@ -250,6 +250,7 @@ def start_lesson(lesson_id: str, *, with_dataset: bool = True, sql_magic: bool =
             with owner.begin() as conn:
                 features.preinstall(conn)
                 roles.hand_over(conn, connection.lesson_role())
+                roles.close_side_doors(conn)
         finally:
             owner.dispose()
     engine = connection.make_engine(connection.lesson_url(name))

@@ -118,10 +118,33 @@ def hand_over(conn: Connection, role: LessonRole) -> None:
         conn.exec_driver_sql(f"ALTER {keyword} {relation} OWNER TO {quoted}")
 
 
+# Functions a learner's answer could use to reach past its transaction (other sessions of the same role, sequences,
+# listeners). Their privileges live in each database's pg_proc, so revoking them in the dataset revokes them in every
+# lesson's copy; the lab's administration role (a superuser) keeps them. Only a superuser can revoke them.
+SIDE_DOORS = ("pg_terminate_backend(integer, bigint)", "pg_cancel_backend(integer)", "setval(regclass, bigint)",
+              "setval(regclass, bigint, boolean)", "pg_notify(text, text)")
+
+
+def close_side_doors(conn: Connection) -> list[str]:
+    """REVOKE EXECUTE ... FROM PUBLIC on SIDE_DOORS in this database; returns those it could revoke."""
+    if not is_superuser(conn):
+        return []
+    closed = []
+    for function in SIDE_DOORS:
+        savepoint = conn.begin_nested()
+        try:
+            conn.exec_driver_sql(f"REVOKE EXECUTE ON FUNCTION pg_catalog.{function} FROM PUBLIC")
+            savepoint.commit()
+            closed.append(function)
+        except Exception:
+            savepoint.rollback()
+    return closed
+
+
 def _literal(text: str) -> str:
     from psycopg import sql
 
     return sql.Literal(text).as_string()
 
 
-__all__ = ["GRANTED", "LessonRole", "ensure", "hand_over", "is_superuser", "role_name"]
+__all__ = ["GRANTED", "SIDE_DOORS", "LessonRole", "close_side_doors", "ensure", "hand_over", "is_superuser", "role_name"]

@@ -138,11 +138,12 @@ _GUARDED_SETTINGS = {
     "search_path": "where the checker finds the lesson's tables", "transaction_read_only": "what the checker may do",
     "role": "who the checker runs as", "session_authorization": "who the checker runs as",
 }
-# search_path by the schemas it resolves to: `SET search_path = nowhere, public` changes nothing that matters.
+# search_path by the schemas it names that exist (a temporary table the answer creates adds pg_temp only implicitly):
+# `SET search_path = nowhere, public` changes nothing that matters.
 _SETTINGS_SQL = """
 SELECT name, setting, category LIKE 'Query Tuning%%' FROM pg_settings
 WHERE (category LIKE 'Query Tuning%%' OR lower(name) = ANY(%(names)s)) AND name <> 'search_path'
-UNION ALL SELECT 'search_path', current_schemas(true)::text, false
+UNION ALL SELECT 'search_path', current_schemas(false)::text, false
 UNION ALL SELECT 'current_user', current_user::text, false
 """
 

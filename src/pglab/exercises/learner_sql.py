@@ -142,9 +142,9 @@ def _refuse_outside_transaction(statement: Statement) -> None:
 # DO block or a function body too). nextval() and advisory locks are left alone: a gap in a sequence is harmless,
 # and a session lock dies with the checker's connection.
 _OUTSIDE_THE_TRANSACTION = re.compile(
-    r"\b(setval|pg_terminate_backend|pg_cancel_backend|pg_stat_reset\w*|pg_stat_statements_reset|dblink\w*"
+    r"(?:\bpg_catalog\s*\.\s*)?\"?\b(setval|pg_terminate_backend|pg_cancel_backend|pg_stat_reset\w*|pg_stat_statements_reset|dblink\w*"
     r"|lo_import|lo_export|pg_notify|pg_reload_conf|pg_rotate_logfile|pg_switch_wal"
-    r"|pg_create\w*_replication_slot|pg_logical_emit_message)\s*\(", re.I)
+    r"|pg_create\w*_replication_slot|pg_logical_emit_message)\b\"?\s*\(", re.I)
 _TIME_LIMITS = re.compile(
     r"\bset\s+(local\s+|session\s+)?(statement_timeout|lock_timeout|idle_in_transaction_session_timeout"
     r"|transaction_timeout)\b|set_config\s*\(\s*'(statement_timeout|lock_timeout|idle_in_transaction_session_timeout"
@@ -174,6 +174,48 @@ def _refuse_side_doors(statements: list[Statement]) -> None:
                 "your answer runs ANALYZE after changing rows. ANALYZE writes the table's row count into pg_class in "
                 "place, which a rollback does not undo, so the lesson's database would keep a count of rows your "
                 "answer only pretended to change. Leave out ANALYZE, or the change before it.")
+
+
+_TABLE = r'(?:ONLY\s+)?(?:"?public"?\s*\.\s*)?"?(\w+)"?'
+_ROW_CHANGES = [re.compile(pattern, re.I | re.S) for pattern in (
+    rf"\bINSERT\s+INTO\s+{_TABLE}", rf"\bUPDATE\s+{_TABLE}(?:\s+(?:AS\s+)?\w+)?\s+SET\b",
+    rf"\bDELETE\s+FROM\s+{_TABLE}", rf"\bTRUNCATE\s+(?:TABLE\s+)?{_TABLE}", rf"\bMERGE\s+INTO\s+{_TABLE}",
+    rf"\bCOPY\s+{_TABLE}(?:\s*\([^)]*\))?\s+FROM\b")]
+
+
+def refuse_changes_to_the_dataset(script: Script, *, may_analyze: tuple[str, ...] = ()) -> None:
+    """For schema and plan exercises: the lesson's own tables keep their rows and their statistics.
+
+    A rolled-back change to rows still clears the visibility map of every page it touched, and an index build or an
+    ANALYZE after it writes the table's row count into pg_class in place: neither is undone by the rollback. Found
+    anywhere in the text (a CTE, EXPLAIN ANALYZE, a function body), before anything runs."""
+    from ..dataset import TABLES
+
+    text = without_comments(script.text)
+    for pattern in _ROW_CHANGES:
+        for match in pattern.finditer(text):
+            table = match.group(1).lower()
+            if table in TABLES:
+                raise ScriptRefused(
+                    f"your answer changes rows of {table}, one of the lesson's own tables. The checker rolls it back, "
+                    "but a rolled-back change still clears the visibility map of the pages it touched, and an index "
+                    "built after it writes the table's row count in place, so the lesson's data would not be as the "
+                    "dataset left it. The task needs no change to its rows: leave that statement out.")
+    for statement in script.statements:
+        if statement.kind != "VacuumStmt":
+            continue
+        relations = [getattr(getattr(rel, "relation", None), "relname", None) for rel in (statement.node.rels or ())]
+        if not relations:
+            raise ScriptRefused(
+                "your answer runs ANALYZE on the whole database, which writes every table's row count into pg_class "
+                "in place (a rollback does not undo it). Name the table it needs"
+                + (f": ANALYZE {may_analyze[0]}." if may_analyze else ", or leave ANALYZE out: this task needs none."))
+        for relation in relations:
+            if relation and relation.lower() in TABLES and relation.lower() not in may_analyze:
+                raise ScriptRefused(
+                    f"your answer runs ANALYZE {relation}, which writes the lesson's statistics of {relation} in place "
+                    "(a rollback does not undo it), and this task does not need it"
+                    + (f": ANALYZE {may_analyze[0]} is all it needs." if may_analyze else ": leave it out."))
 
 
 def prepare(sql: str) -> Script:
@@ -276,6 +318,6 @@ def read_only_from_here(conn: Connection) -> None:
     conn.exec_driver_sql("SET LOCAL transaction_read_only = on")
 
 
-__all__ = ["LOCK_TIMEOUT_MS", "STATEMENT_TIMEOUT_MS", "Script", "ScriptRefused", "Statement", "bind_named",
+__all__ = ["refuse_changes_to_the_dataset", "LOCK_TIMEOUT_MS", "STATEMENT_TIMEOUT_MS", "Script", "ScriptRefused", "Statement", "bind_named",
            "is_blank", "named_parameters",
            "prepare", "read_only_from_here", "rolled_back", "run_script", "split", "without_comments"]

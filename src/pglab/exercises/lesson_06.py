@@ -108,7 +108,7 @@ def _status_then_created_at(trial: Trial) -> str | None:
     if not walked:
         return "the plan reads all of users with a Seq Scan."
     ix = walked[0]
-    if ix.predicate:
+    if ix.predicate and ix.columns[:2] != ("status", "created_at"):
         return (f"your index {ix.name} holds only the rows WHERE {ix.predicate}: the status comes from the operator's "
                 "choice, so the index must serve every status (make status a key column instead).")
     if ix.columns[:1] == ("created_at",):
@@ -165,6 +165,7 @@ Create **one** index that serves both, for any status. (The checker plans both w
         Mistake("CREATE INDEX ON users (created_at) WHERE status = 'banned'", "the status comes from the operator"),
     ],
     alternatives=[
+        "CREATE INDEX ON users (status, created_at) WHERE status IS NOT NULL",  # status is NOT NULL: every row is in it
         "CREATE INDEX ON users (status, created_at DESC)",
         "CREATE INDEX ON users (status, created_at) INCLUDE (email)",
         "CREATE INDEX ON users (status, created_at, id)",
@@ -263,9 +264,15 @@ def _estimates_within_ten_times(trial: Trial) -> str | None:
     from ..explain import explain
 
     assert trial.conn is not None
+    kept = trial.value_of("SELECT count(*) = (SELECT count(*) FROM profiles WHERE user_id::text < '4') FROM places")
+    if not kept:
+        return ("places does not hold the rows the checker built any more (emptied, replaced or changed): the task is "
+                "to make the planner's estimates right for the data as it is, not to change the data.")
     for label, query in ESTIMATED.items():
         plan = explain(trial.conn, query)
-        node = next(n for n in plan.nodes() if n.relation == "places")
+        node = next((n for n in plan.nodes() if n.relation == "places"), None)
+        if node is None:
+            return "the plan does not read the table places any more: did your answer rename or replace it?"
         if node.misestimate > 10:
             return (f"for {label} (`{query}`) the planner estimated {node.estimated_rows:,} rows and {node.rows:,} came "
                     f"({node.misestimate:,.0f}x {node.estimate_direction}).{_statistics_diagnosis(trial)}")
@@ -318,6 +325,7 @@ SELECT id, created_at FROM places WHERE city = 'Lisbon' AND country = 'Japan' OR
 CREATE STATISTICS places_city_country (dependencies, mcv) ON city, country FROM places;
 ANALYZE places;
 """,
+    may_analyze=("places",),
     setup=PLACES_SQL,
     kind_label="statistics: the checker plans both queries after your answer and compares estimates with actual rows",
     requirements=[_estimates_within_ten_times],
@@ -329,6 +337,7 @@ ANALYZE places;
         "found at its own frequency, Lisbon with Japan is known to be (almost) absent, and the plan follows."
     ),
     mistakes=[
+        Mistake("TRUNCATE places", "not hold the rows"),
         Mistake("CREATE STATISTICS places_city_country (dependencies, mcv) ON city, country FROM places", "is empty"),
         Mistake("CREATE STATISTICS s1 (mcv) ON city, country FROM places; ", "is empty"),
         Mistake("CREATE STATISTICS places_dep (dependencies) ON city, country FROM places; ANALYZE places",

@@ -11,7 +11,9 @@ from sqlalchemy.engine import Engine
 
 from ..explain import explain, explain_bound
 from .base import Check, LearnerSqlError, Trial, Verdict
-from .learner_sql import bind_named, named_parameters, prepare, read_only_from_here, rolled_back, run_script
+from .learner_sql import (
+    bind_named, named_parameters, prepare, read_only_from_here, refuse_changes_to_the_dataset, rolled_back, run_script,
+)
 from .result import ResultExercise
 
 
@@ -80,30 +82,35 @@ def _generic_plan(conn: Any, sql: str, params: dict[str, Any], *, analyze: bool)
     from ..explain import Plan
     from .learner_sql import positional
 
+    import uuid
+
     text, names = positional(sql)
     raw = driver(conn)
-    raw.execute(f"PREPARE pglab_generic AS {text}".replace("%", "%%"))
+    name = f"pglab_checker_{uuid.uuid4().hex[:12]}"  # never an answer's own statement name
+    raw.execute(f"PREPARE {name} AS {text}".replace("%", "%%"))
     raw.execute("SET LOCAL plan_cache_mode = force_generic_plan")
     values = psql.SQL(", ").join(psql.Literal(params[name]) for name in names)
-    execute = psql.SQL("EXECUTE pglab_generic") + (psql.SQL("(") + values + psql.SQL(")") if names else psql.SQL(""))
+    execute = psql.SQL(f"EXECUTE {name}") + (psql.SQL("(") + values + psql.SQL(")") if names else psql.SQL(""))
     options = "ANALYZE, BUFFERS, FORMAT JSON" if analyze else "FORMAT JSON"
     document = raw.execute(psql.SQL(f"EXPLAIN ({options}) ") + execute).fetchone()[0]
     return Plan.from_json(document, sql, analyze)
 
 
-def _tables(conn: Any) -> dict[str, tuple[int, int]]:
+def tables_now(conn: Any) -> dict[str, tuple[int, int]]:
     rows = conn.exec_driver_sql(
         "SELECT relname, oid::int8, relfilenode::int8 FROM pg_class "
         "WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p')").all()
     return {str(name): (int(oid), int(node)) for name, oid, node in rows}
 
 
-def _replaced_tables(conn: Any, before: dict[str, tuple[int, int]], plan: Any) -> str | None:
+def replaced_tables(conn: Any, before: dict[str, tuple[int, int]], plan: Any) -> str | None:
     """A plan exercise plans the lesson's own tables: an answer that replaced one (DROP and CREATE, a rewrite) or
     emptied it would be planned on a table that is not the lesson's."""
+    from ..dataset import TABLES
+
     planned = {node.relation for node in plan.nodes() if node.relation}
-    now = _tables(conn)
-    for table in sorted(planned):
+    now = tables_now(conn)
+    for table in sorted(planned | (set(before) & set(TABLES))):  # a lesson table renamed away is not in the plan
         if table in before and now.get(table) != before[table]:
             return (f"your answer replaced the table {table} (dropped and created again, or rewritten): the checker "
                     "plans the lesson's own table, with its rows. Add what the task asks for to it instead.")
@@ -200,11 +207,12 @@ class PlanExercise(ResultExercise):
         if self.answer_is == "query":
             return self._judge_query(engine, answer)
         script = prepare(answer)
+        refuse_changes_to_the_dataset(script)
         with rolled_back(engine) as conn:
             if self.setup:
                 run_script(conn, self.setup)
             trial = Trial(conn, answer, script)
-            tables_before = _tables(conn)
+            tables_before = tables_now(conn)
             try:
                 self.run_learner(trial, script.text)
             except LearnerSqlError as failure:
@@ -214,7 +222,7 @@ class PlanExercise(ResultExercise):
                     trial.plan = _generic_plan(conn, target, self.target_params, analyze=self.analyze)
                 else:
                     trial.plan = explain(conn, target, analyze=self.analyze)
-                replaced = _replaced_tables(conn, tables_before, trial.plan)
+                replaced = replaced_tables(conn, tables_before, trial.plan)
                 if replaced:
                     return Verdict(replaced, notes=script.notes)
                 verdict = self._plan_verdict(trial, script.notes)
