@@ -235,6 +235,9 @@ def start_lesson(lesson_id: str, *, with_dataset: bool = True, sql_magic: bool =
         with admin.connect() as conn:
             databases.create(conn, name, f"lesson {lesson_id}" + (f" (run {run_tag()})" if run_tag() else ""),
                              template=template)
+            role = connection.lesson_role()
+            if role.separate:  # schemas of its own, for scratch work (lesson 09's migration exercises)
+                conn.exec_driver_sql(f"GRANT CREATE ON DATABASE {databases.quote(name)} TO {databases.quote(role.name)}")
     finally:
         admin.dispose()
     if template is None:  # a copy of the dataset belongs to the lesson role already; an empty database does not

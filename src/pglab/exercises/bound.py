@@ -34,7 +34,8 @@ class BoundExercise:
         show(Message(f"Hint {number}/{len(hints)}: {hints[number - 1]}{more}", "info"))
 
     def solution(self) -> None:
-        show(CodeBlock(f"A solution to {self.exercise.name}", self.exercise.solution_text(), self.exercise.language,
+        show(CodeBlock(f"A solution to {self.exercise.name}", self.exercise.solution_text(),
+                       getattr(self.exercise, "code_language", self.exercise.language),
                        after=self.exercise.explanation))
 
     @property
