@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,11 @@ def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     engine = None
     if connection is None:
-        engine = sa.create_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL")
+        if not url:
+            raise SystemExit("No database: run the migrations through pglab.migrations.run(engine, ...), or set "
+                             "DATABASE_URL (postgresql+psycopg://...) for the alembic command line.")
+        engine = sa.create_engine(url)
         connection = engine.connect()
     try:
         connection.exec_driver_sql(f"SET lock_timeout = '{LOCK_TIMEOUT}'")

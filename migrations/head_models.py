@@ -19,7 +19,7 @@ for _table, _column in (("posts", "user_id"), ("comments", "post_id"), ("comment
     sa.Index(f"idx_{_table}_{_column}", metadata.tables[_table].c[_column])
 
 users = metadata.tables["users"]
-# 0002, 0003: verified, backfilled for the users who signed up since July 2025; 0004: an index for the admin page
+# 0002, 0003: verified, backfilled for the users who signed up since September 2025; 0004: an index for the admin page
 users.append_column(sa.Column("verified", sa.Boolean, server_default=sa.false(), nullable=False))
 sa.Index("idx_users_verified_created_at", users.c.created_at, postgresql_where=users.c.verified)
 

@@ -1,4 +1,4 @@
-"""users.verified: backfill in batches (sign-ups since July 2025 were verified)
+"""users.verified: backfill in batches (sign-ups since September 2025 were verified)
 
 Revision ID: 0003
 Revises: 0002
@@ -13,7 +13,7 @@ depends_on = None
 
 def upgrade() -> None:
     # keyset over the primary key, one commit per batch; NOT verified makes a rerun skip what is done
-    backfill("users", "verified = true", "NOT verified AND created_at >= '2025-07-01'")
+    backfill("users", "verified = true", "NOT verified AND created_at >= '2025-09-01'")
 
 
 def downgrade() -> None:

@@ -64,7 +64,7 @@ def held(conn: psycopg.Connection[Any], tables: Sequence[str] | None = None) -> 
     rows = conn.execute(
         "SELECT c.relname, l.mode FROM pg_locks AS l JOIN pg_class AS c ON c.oid = l.relation "
         "WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted AND c.relkind IN ('r', 'p') "
-        "AND pg_table_is_visible(c.oid)").fetchall()
+        "AND pg_table_is_visible(c.oid) AND c.relnamespace <> 'pg_catalog'::regnamespace").fetchall()
     out: dict[str, str] = {}
     for table, mode in rows:
         if (tables is None or table in tables) and strength(mode) > strength(out.get(table, "")):
@@ -77,7 +77,7 @@ def _tables(conn: psycopg.Connection[Any]) -> dict[str, tuple[int, int]]:
     rows = conn.execute(
         "SELECT c.relname, c.relfilenode, coalesce(s.seq_scan, 0) + coalesce(s.idx_scan, 0) FROM pg_class AS c "
         "LEFT JOIN pg_stat_xact_user_tables AS s ON s.relid = c.oid "
-        "WHERE c.relkind = 'r' AND pg_table_is_visible(c.oid)").fetchall()
+        "WHERE c.relkind = 'r' AND pg_table_is_visible(c.oid) AND c.relnamespace <> 'pg_catalog'::regnamespace").fetchall()
     return {name: (int(node), int(scans)) for name, node, scans in rows}
 
 
@@ -415,7 +415,7 @@ def queue(engine: Engine, *, alter: str, table: str = "users", lock_timeout: str
     order = {name: i for i, name in enumerate(sorted(set(names.values()), key=lambda n: (n[0] != "T", n)))}
     snapshot = pd.DataFrame(
         sorted([(names[p], mode_name(m), "granted" if g else "waiting", ", ".join(sorted(names.get(b, str(b)) for b in bl)))
-                for p, m, g, bl in rows], key=lambda r: order[r[0]]),
+                for p, m, g, bl in rows], key=lambda r: order[str(r[0])]),
         columns=["session", "lock on " + table, "", "blocked by (pg_blocking_pids)"])
     return Queue(sorted(events), snapshot, [waits[i] for i in sorted(waits)], result.get("alter", "?"), hold_s)
 

@@ -119,6 +119,8 @@ def downgrade():
         'ctx.autocommit_block():\n        op.drop_index("i1", "users", postgresql_concurrently=True, if_exists=True)\n'
         '        op.create_index("i1", "users", [sa.text("created_at")], postgresql_concurrently=True)\n\n'
         f'def downgrade():\n    {AB}\n        op.drop_index("i1", table_name="users", postgresql_concurrently=True)',
+        f'def upgrade():\n    {AB}\n        op.execute("CREATE INDEX CONCURRENTLY i ON users (created_at) INCLUDE (email)")\n'
+        f'def downgrade():\n    {AB}\n        op.execute("DROP INDEX CONCURRENTLY i")',
         f'def upgrade():\n    {AB}\n        op.create_index("live_users_by_created", "users", ["created_at"], '
         'postgresql_concurrently=True, postgresql_where=sa.text("deleted_at IS NULL"))\n'
         f'def downgrade():\n    {AB}\n        op.drop_index("live_users_by_created", "users", postgresql_concurrently=True)',
@@ -132,8 +134,9 @@ def _no_rewrite_nor_update(run: MigrationRun, conn: sa.Connection) -> str | None
     step = run.first(lambda s: "users" in s.rewritten)
     if step:
         return (f"{describe(step)} rewrote users (a new file for the whole table) while holding ACCESS EXCLUSIVE: "
-                "reads and writes waited for all of it. A volatile DEFAULT is computed for every row; a constant "
-                "DEFAULT is stored once in the catalog and needs no rewrite.")
+                "reads and writes waited for all of it. A volatile DEFAULT is computed for every row, and a type "
+                "change whose storage changes rewrites every row too; a constant DEFAULT is stored once in the "
+                "catalog and needs no rewrite.")
     step = run.first(lambda s: s.sql.lstrip().upper().startswith("UPDATE")
                      and locks.strength(s.locks.get("users", "")) >= locks.strength("ShareLock"))
     if step:
@@ -463,6 +466,10 @@ def downgrade():
                 f'ondelete="CASCADE", postgresql_not_valid=True)\n    {AB}\n        op.execute("ALTER TABLE posts '
                 'VALIDATE CONSTRAINT posts_user_id_fkey")\n',
                 "define downgrade() too"),
+        Mistake('def upgrade():\n    op.create_foreign_key("fk", "posts", "users", ["user_id"], ["id"], ondelete="CASCADE", '
+                'postgresql_not_valid=True)\n    op.execute("COMMIT")\n    op.execute("ALTER TABLE posts VALIDATE '
+                'CONSTRAINT fk")\n\ndef downgrade():\n    op.drop_constraint("fk", "posts")',
+                "use `with op.get_context().autocommit_block():`"),
     ],
     alternatives=[
         f'def upgrade():\n    {AB}\n        op.execute("ALTER TABLE posts ADD CONSTRAINT fk_posts_users FOREIGN KEY (user_id) '

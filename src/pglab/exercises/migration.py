@@ -40,6 +40,7 @@ CHECK_STATEMENT_TIMEOUT = "30s"
 NOT_ABOUT_THE_ANSWER = ("require-lock-timeout", "require-statement-timeout", "prefer-robust-stmts",
                         "transaction-nesting")
 NO_TRANSACTION = re.compile(r"\bCONCURRENTLY\b|^\s*(VACUUM|REINDEX|CLUSTER)\b", re.I)
+_TRANSACTION_CONTROL = re.compile(r"\s*(COMMIT|BEGIN|ROLLBACK|END|ABORT|START\s+TRANSACTION|SAVEPOINT|RELEASE)\b", re.I)
 _LEARNER_QUERY = re.compile(r"\s*(SELECT|SET|RESET|SHOW|WITH\s+\w+\s+AS\s*\(\s*SELECT)\b", re.I)
 
 TEMPLATE = '''
@@ -62,6 +63,10 @@ RULE_LOCKS = {
     "changing-column-type": "ACCESS EXCLUSIVE, and a rewrite if the storage changes",
     "require-concurrent-index-deletion": "ACCESS EXCLUSIVE on the table",
 }
+
+
+class TransactionControl(Exception):
+    """A revision sent COMMIT or BEGIN itself."""
 
 
 @dataclass
@@ -190,6 +195,11 @@ def _run(engine: Engine, module: types.ModuleType, function: str, setup: Sequenc
         conn.commit()
 
         def do_execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+            if _TRANSACTION_CONTROL.match(statement):
+                raise TransactionControl(
+                    f"`{statement.strip()[:40]}` ends or starts Alembic's transaction behind its back (the version "
+                    "table's update is part of it): use `with op.get_context().autocommit_block():` for statements "
+                    "that must run outside the revision's transaction.")
             if _LEARNER_QUERY.match(statement):
                 return False  # the revision's own queries run as they are
             if not raw.autocommit:
@@ -214,6 +224,8 @@ def _run(engine: Engine, module: types.ModuleType, function: str, setup: Sequenc
             with Operations.context(context):
                 with context.begin_transaction():
                     getattr(module, function)()
+        except TransactionControl as refused:
+            run.error = str(refused)
         except Exception as error:
             run.error = short_message(error) if hasattr(error, "orig") else f"{type(error).__name__}: {error}"
         finally:
@@ -299,9 +311,9 @@ class MigrationExercise(Exercise):
             conn.exec_driver_sql(f"SET search_path = {SCRATCH}, public")
             conn.commit()  # a requirement may roll back what it probes: the setting stays
             for requirement in self.requirements:
-                problem = requirement(up, conn)
-                if problem:
-                    return Verdict(problem + self._squawk_note(up))
+                found = requirement(up, conn)
+                if found:
+                    return Verdict(found + self._squawk_note(up))
         downgrade = getattr(module, "downgrade", None)
         written = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "downgrade"]
         if not callable(downgrade) or (written and _blank_function(written[-1])):
@@ -315,9 +327,9 @@ class MigrationExercise(Exercise):
             conn.exec_driver_sql(f"SET search_path = {SCRATCH}, public")
             conn.commit()
             for requirement in self.down_requirements:
-                problem = requirement(down, conn)
-                if problem:
-                    return Verdict("downgrade(): " + problem)
+                found = requirement(down, conn)
+                if found:
+                    return Verdict("downgrade(): " + found)
         if down.schema != initial:
             left = sorted(down.schema - initial)
             gone = sorted(initial - down.schema)
