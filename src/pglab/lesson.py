@@ -237,8 +237,11 @@ def start_lesson(lesson_id: str, *, with_dataset: bool = True, sql_magic: bool =
     try:
         with admin.connect() as conn:
             databases.create(conn, name, f"lesson {lesson_id}" + run_marker, template=template)
-            if connection.lesson_role().separate:
-                databases.grant_connect(conn, name, connection.lesson_role().name)
+            role = connection.lesson_role()
+            if role.separate:
+                databases.grant_connect(conn, name, role.name)
+                # schemas of its own, for scratch work (lesson 09's migration exercises)
+                conn.exec_driver_sql(f"GRANT CREATE ON DATABASE {databases.quote(name)} TO {databases.quote(role.name)}")
             keep = workshop.keep_lessons()
             if keep is not None and database is None:
                 workshop.prune_lessons(conn, keep, run_marker)

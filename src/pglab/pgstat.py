@@ -80,3 +80,22 @@ def calls_since(engine: Engine, before: pd.DataFrame, *, matching: str | None = 
 
 
 __all__ = ["calls_since", "statement_calls", "statements_tracked", "why_untracked"]
+
+
+def table_activity(engine: Engine, table: str, *, updates_at_least: int = 0, timeout_s: float = 5.0) -> dict[str, object]:
+    """The table's cumulative counters (pg_stat_user_tables: updates, HOT updates, dead rows), its size in bytes and
+    the server's current WAL position. Sessions report their counts when they go idle, at most once a second (a
+    session can hurry it with pg_stat_force_next_flush(), PostgreSQL 15+): `updates_at_least` waits, up to
+    `timeout_s`, until the counters include that many updates."""
+    import time
+
+    deadline = time.perf_counter() + timeout_s
+    while True:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+            row = dict(conn.execute(sa.text(
+                "SELECT pg_current_wal_lsn()::text AS lsn, pg_relation_size(relid) AS bytes, n_tup_upd, "
+                "n_tup_hot_upd, n_dead_tup FROM pg_stat_user_tables WHERE relname = :t"), {"t": table}).mappings().one())
+        if row["n_tup_upd"] >= updates_at_least or time.perf_counter() > deadline:
+            return row
+        time.sleep(0.02)

@@ -13,6 +13,7 @@ from .base import Case, Check, ErrorHint, Exercise, Mistake, Since, Trial
 from .bound import BoundExercise, LessonExercises
 from .dataloader import BatchFunctionExercise
 from .feedback import Feedback
+from .migration import MigrationExercise
 from .plan import PlanExercise, no_node, no_seq_scan_on, reads_at_most, uses_index_named, uses_index_on
 from .probes import accepted_values, accepts, dataset_indexes_only, default_evaluated_per_insert, has_column, has_index, probe, probe_value, rejects
 from .result import ResultExercise
@@ -22,11 +23,11 @@ from .statements import StatementCountExercise, as_list, counted_by_value, lists
 if TYPE_CHECKING:
     import pandas
 
-KINDS = (ResultExercise, SchemaExercise, PlanExercise, StatementCountExercise, BatchFunctionExercise)
+KINDS = (ResultExercise, SchemaExercise, PlanExercise, StatementCountExercise, BatchFunctionExercise, MigrationExercise)
 
 __all__ = [
     "BatchFunctionExercise", "BoundExercise", "Case", "Check", "ErrorHint", "Exercise", "Feedback", "KINDS",
-    "LessonExercises", "Mistake", "Since", "PlanExercise", "ResultExercise", "SchemaExercise", "StatementCountExercise",
+    "LessonExercises", "MigrationExercise", "Mistake", "Since", "PlanExercise", "ResultExercise", "SchemaExercise", "StatementCountExercise",
     "Trial", "accepted_values", "accepts", "dataset_indexes_only", "all_exercises", "counted_by_value", "default_evaluated_per_insert", "for_lesson",
     "has_column", "has_index", "listing", "lists_in_any_order", "no_node", "no_seq_scan_on", "probe", "probe_value",
     "as_list", "reads_at_most", "rejects", "soft_deleted_keys", "sorted_list", "uses_index_named", "uses_index_on",

@@ -38,7 +38,8 @@ class BoundExercise:
         progress.record(self.exercise.lesson, self.exercise.name, "hint", "shown")
 
     def solution(self) -> None:
-        show(CodeBlock(f"A solution to {self.exercise.name}", self.exercise.solution_text(), self.exercise.language,
+        show(CodeBlock(f"A solution to {self.exercise.name}", self.exercise.solution_text(),
+                       getattr(self.exercise, "code_language", self.exercise.language),
                        after=self.exercise.explanation))
         progress.record(self.exercise.lesson, self.exercise.name, "solution", "shown")
 
