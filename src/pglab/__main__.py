@@ -1,4 +1,4 @@
-"""Command line: python -m pglab prepare|status|stop|clean|drop-lessons|url."""
+"""Command line: python -m pglab prepare|status|stop|clean|drop-lessons|url|audit [DATABASE_URL]."""
 from __future__ import annotations
 
 import argparse
@@ -13,17 +13,39 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pglab", description="Manage the lab's PostgreSQL.")
     parser.add_argument(
         "command",
-        choices=["prepare", "status", "stop", "clean", "drop-lessons", "url"],
+        choices=["prepare", "status", "stop", "clean", "drop-lessons", "url", "audit"],
         help="prepare: start the server and build the dataset; status; stop: stop the embedded server; "
         "clean: stop it and delete its data folder; drop-lessons: drop the lesson databases; "
-        "url: print the connection URL (for psql)",
+        "url: print the connection URL (for psql); "
+        "audit: check a database's indexes and constraints (read-only)",
     )
+    parser.add_argument("url", nargs="?", metavar="DATABASE_URL",
+                        help="audit only: the database to audit (default: the DATABASE_URL variable)")
     args = parser.parse_args(argv)
+    if args.command == "audit":
+        return _audit(args.url)
+    if args.url:
+        parser.error(f"{args.command} takes no DATABASE_URL")
     try:
         return _run(args.command)
     except LabSetupError as error:
         print(f"pglab: {error}", file=sys.stderr)
         return 1
+
+
+def _audit(url: str | None) -> int:
+    import os
+
+    from .audit import command
+
+    url = url or os.environ.get("DATABASE_URL")
+    if not url:
+        print("pglab audit: give the database to audit, as in python -m pglab audit "
+              "postgresql://user:password@host:5432/dbname (or set DATABASE_URL).", file=sys.stderr)
+        return 2
+    status, text = command(url)
+    print(text, file=sys.stderr if status else sys.stdout)
+    return status
 
 
 def _run(command: str) -> int:
