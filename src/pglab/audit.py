@@ -73,7 +73,8 @@ SELECT current_setting('server_version_num')::int AS version,
 # and a GiST index (btree_gist) on the leading columns. A BRIN or any other partial index does not.
 FK_WITHOUT_INDEX = """
 SELECT n.nspname AS schema, t.relname AS table, c.conname AS name,
-       c.confrelid::regclass::text AS referenced,
+       (SELECT format('%I.%I', rn.nspname, r.relname) FROM pg_class AS r
+        JOIN pg_namespace AS rn ON rn.oid = r.relnamespace WHERE r.oid = c.confrelid) AS referenced,
        ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord)
              JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns,
        pg_relation_size(c.conrelid) AS bytes
@@ -168,7 +169,7 @@ ORDER BY pg_relation_size(a.indexrelid) DESC, 1, 2, 3, 4
 
 INVALID = """
 SELECT n.nspname AS schema, t.relname AS table, ic.relname AS name,
-       pg_relation_size(i.indexrelid) AS bytes,
+       pg_relation_size(i.indexrelid) AS bytes, i.indisready AS ready,
        EXISTS (SELECT 1 FROM pg_stat_progress_create_index AS p WHERE p.index_relid = i.indexrelid) AS being_built
 FROM pg_index AS i
 JOIN pg_class AS ic ON ic.oid = i.indexrelid
@@ -393,7 +394,7 @@ def _run(reader: _Reader, context: dict[str, Any]) -> Report:
         scans = reader.rows("how much the statistics have seen", SCANS_SEEN, column="s.schemaname")
         seen = int(scans[0]["scans"]) if scans else 0
         unused = reader.rows("which indexes are unused", UNUSED, column="s.schemaname")
-        findings += _unused(unused, {f.name for f in redundant}, seen, context, notes)
+        findings += _unused(unused, {f.name for f in redundant if f.name}, seen, context, notes)
     findings += _invalid(reader.rows("which indexes are invalid", INVALID), reader)
     findings += _not_valid(reader.rows("which constraints are NOT VALID", NOT_VALID))
     if counting:
@@ -425,7 +426,7 @@ def _foreign_keys(rows: list[dict[str, Any]] | None) -> list[Finding]:
         cols = ", ".join(columns)
         found.append(Finding(
             "missing_fk_index", schema, table, keys[0]["name"], keys[0]["bytes"],
-            f"-> {referenced}: each delete (or key update) there scans {table} for its rows; "
+            f"references {referenced}: each delete there, or change of its key, reads {table} for matching rows; "
             f"CREATE INDEX CONCURRENTLY ON {schema}.{table} ({cols}).",
             {"columns": columns, "constraints": [k["name"] for k in keys], "referenced": referenced}))
     return found
@@ -476,8 +477,9 @@ def _invalid(rows: list[dict[str, Any]] | None, reader: _Reader) -> list[Finding
         if row["being_built"]:
             advice = "being built right now by CREATE INDEX CONCURRENTLY; nothing to do unless that fails."
         else:
-            advice = ("left by a failed CREATE INDEX CONCURRENTLY (or REINDEX): it is kept up to date on writes but "
-                      "never used; DROP INDEX CONCURRENTLY it, then build it again.")
+            upkeep = "every write still updates it, yet no query uses it" if row["ready"] else "no query uses it"
+            advice = (f"left by a failed CREATE INDEX CONCURRENTLY (or REINDEX): {upkeep}; DROP INDEX CONCURRENTLY "
+                      "it, then build it again.")
             if others is None:
                 running = reader.rows("whether an index build is running", BUILDS_RUNNING)
                 others = str(running[0]["pids"]) if running else ""
@@ -519,7 +521,8 @@ def _low_hot(rows: list[dict[str, Any]] | None, version: int) -> list[Finding]:
                    "updated column (updated_at, counters) earns its cost")
         else:
             why = (f"they found no room on their page: a lower fillfactor (now {row['fillfactor']}, try 90) leaves "
-                   "room, if the updates leave the indexed columns alone")
+                   "room, which makes them HOT only if they leave every indexed column alone (the statistics cannot "
+                   "tell whether they do)")
         found.append(Finding(
             "low_hot", row["schema"], row["table"], None, row["bytes"],
             f"{row['hot_pct']}% of {row['updates']:,} updates were HOT; {why}. Indexed columns: "

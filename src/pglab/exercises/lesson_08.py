@@ -2,7 +2,7 @@
 again by changing an index, and give an admin screen the small partial index that removes its Sort."""
 from __future__ import annotations
 
-from . import Mistake, PlanExercise, SchemaExercise, Since, Trial, dataset_indexes_only, no_node, no_seq_scan_on
+from . import ErrorHint, Mistake, PlanExercise, SchemaExercise, Since, Trial, dataset_indexes_only, no_node, no_seq_scan_on
 
 LESSON = "08_index_strategy"
 
@@ -128,6 +128,9 @@ and keep all the others. (The checker runs your answer in a transaction: write `
         "DO $$ DECLARE n text; BEGIN FOREACH n IN ARRAY ARRAY['invoices_number', 'invoices_customer', "
         "'invoices_id_dup'] LOOP EXECUTE format('DROP INDEX %I', n); END LOOP; END $$",
         "drop index public.invoices_id_dup, public.invoices_number, public.invoices_customer",
+        "BEGIN; DROP INDEX invoices_number, invoices_customer, invoices_id_dup; COMMIT;",
+        "DROP INDEX invoices_number, invoices_customer, invoices_id_dup, invoices_customer_created; "
+        "CREATE INDEX invoices_by_customer ON invoices (customer_id, created_at DESC)",
     ],
 )
 
@@ -255,12 +258,17 @@ use an index and `token` stays unique. The checker runs the update on one row in
                 "token must stay unique"),
         Mistake("DROP INDEX sessions_last_seen; CREATE INDEX ON sessions (hits)", "sessions_hits_idx"),
         Mistake("DROP INDEX sessions_token, sessions_last_seen", "by token"),
+        Mistake("DROP INDEX sessions_last_seen; CREATE INDEX ON sessions (user_id) WHERE last_seen > '2026-01-01'",
+                "partial index's WHERE counts"),
+        Mistake("DROP INDEX sessions_last_seen; DROP INDEX sessions_token; CREATE INDEX ON sessions (token)",
+                "token must stay unique"),
     ],
     alternatives=[
         "DROP INDEX IF EXISTS public.sessions_last_seen",
         "DROP INDEX sessions_last_seen; ALTER TABLE sessions SET (fillfactor = 80)",
         "DROP INDEX sessions_last_seen; CREATE INDEX ON sessions (user_id, id)",
         "drop index sessions_last_seen restrict",
+        "DROP INDEX sessions_user_id, sessions_last_seen; CREATE INDEX ON sessions (user_id, token)",
         "DROP INDEX sessions_token; DROP INDEX sessions_last_seen; "
         "ALTER TABLE sessions ADD CONSTRAINT sessions_token_key UNIQUE (token)",
         Since(160000, "DROP INDEX sessions_last_seen; CREATE INDEX ON sessions USING brin (last_seen)"),
@@ -288,15 +296,31 @@ def _small_index(trial: Trial) -> str | None:
 
 
 def _what_the_index_orders(trial: Trial) -> str | None:
-    """For a plan that still sorts: say what the index lacks."""
+    """For a plan that still sorts: say what the index it uses lacks."""
+    from .. import catalog
+
     assert trial.plan is not None and trial.conn is not None
     if not trial.plan.has_node("Sort"):
         return None
-    defs = [str(trial.conn.exec_driver_sql("SELECT pg_get_indexdef(%s::regclass)", (n,)).scalar())
-            for n in trial.plan.indexes_used()]
-    if any("(role)" in d for d in defs):
-        return ("Your index finds the admins, but in no particular order (its key is role, the same for all of "
-                "them): make created_at the key, and the condition the WHERE: (created_at) WHERE role = 'admin'.")
+    by_name = {ix.name: ix for ix in catalog.indexes(trial.conn, "users")}
+    used = [by_name[name] for name in trial.plan.indexes_used() if name in by_name]
+    if not used:
+        return None
+    ix = used[0]
+    if "created_at" not in ix.columns:
+        return (f"Your index {ix.name} finds the admins, but hands them over in the order of its key "
+                f"({', '.join(ix.columns)}), not by created_at: make created_at the key, and role = 'admin' the "
+                "index's WHERE.")
+    before = ix.columns[:ix.columns.index("created_at")]
+    return (f"Your index {ix.name} has {', '.join(before)} before created_at: PostgreSQL can use its order only when "
+            "each column before created_at is fixed by an equality (=), and IS NULL does not count. Put role = "
+            "'admin' in the index's WHERE and make created_at the first key.")
+
+
+def _hash_build(trial: Trial) -> str | None:
+    if "hash" in str(trial.answer).lower():
+        return ("A hash index on a column with a handful of values takes very long to build (all the entries of one "
+                "value land in one bucket), and it cannot hand rows over in any order.")
     return None
 
 
@@ -323,6 +347,7 @@ users).
     target=ADMIN_DASHBOARD,
     plan_requirements=[no_seq_scan_on("users"), no_node("Sort"), _small_index],
     diagnoses=[_what_the_index_orders],
+    error_hints=[ErrorHint(r"statement timeout", _hash_build)],
     explanation=(
         "The partial index holds only the admins' created_at (about 40 kB): the plan walks it backwards, checks "
         "deleted_at on each row and stops after 20. (role, created_at) would do the same at 30 MB."
@@ -331,8 +356,10 @@ users).
         Mistake("CREATE INDEX ON users (role, created_at)", "Make it partial"),
         Mistake("CREATE INDEX ON users (created_at)", "every one of the 1,000,000 users"),
         Mistake("CREATE INDEX ON users (created_at, role)", "MB"),
-        Mistake("CREATE INDEX ON users (role)", "in no particular order"),
-        Mistake("CREATE INDEX ON users (role) WHERE role = 'admin'", "in no particular order"),
+        Mistake("CREATE INDEX ON users (role)", "in the order of its key (role)"),
+        Mistake("CREATE INDEX ON users (role) WHERE role = 'admin'", "in the order of its key (role)"),
+        Mistake("CREATE INDEX ON users (email) WHERE role = 'admin'", "in the order of its key (email)"),
+        Mistake("CREATE INDEX ON users (role, deleted_at, created_at)", "IS NULL does not count"),
         Mistake("CREATE INDEX ON users (created_at) WHERE status = 'active'", "Seq Scan"),
     ],
     alternatives=[
@@ -341,6 +368,8 @@ users).
         "CREATE INDEX admins_recent ON users (created_at DESC, id) WHERE role = 'admin'",
         "CREATE INDEX ON users (created_at) WHERE role::text = 'admin'::text",
         "create index on public.users using btree (created_at desc) where role = 'admin'",
+        "CREATE INDEX ON users (created_at) WHERE role IN ('admin')",
+        "CREATE INDEX ON users (created_at, email) WHERE role = 'admin'",
     ],
 )
 
