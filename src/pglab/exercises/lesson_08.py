@@ -2,7 +2,7 @@
 again by changing an index, and give an admin screen the small partial index that removes its Sort."""
 from __future__ import annotations
 
-from . import ErrorHint, Mistake, PlanExercise, SchemaExercise, Since, Trial, dataset_indexes_only, no_node, no_seq_scan_on
+from . import ErrorHint, Mistake, PlanExercise, ResultExercise, SchemaExercise, Since, Trial, dataset_indexes_only, no_node, no_seq_scan_on
 
 LESSON = "08_index_strategy"
 
@@ -373,4 +373,171 @@ users).
     ],
 )
 
-EXERCISES = [drop_redundant, keep_updates_hot, admin_dashboard]
+# ---------------------------------------------------------------- 4. the audit's first check, written by hand
+
+SHOP = """
+DROP TABLE IF EXISTS shop_shipments, shop_stock, shop_reviews, shop_order_lines, shop_orders, shop_warehouses,
+  shop_products, shop_customers;
+CREATE TABLE shop_customers (id int PRIMARY KEY);
+CREATE TABLE shop_products (id int PRIMARY KEY);
+CREATE TABLE shop_warehouses (id int, region int, PRIMARY KEY (id, region));
+CREATE TABLE shop_orders (id int PRIMARY KEY, customer_id int REFERENCES shop_customers, created_at timestamptz);
+CREATE TABLE shop_order_lines (order_id int REFERENCES shop_orders, product_id int REFERENCES shop_products,
+  qty int, PRIMARY KEY (order_id, product_id));
+CREATE TABLE shop_reviews (id int PRIMARY KEY, product_id int REFERENCES shop_products,
+  customer_id int REFERENCES shop_customers);
+CREATE TABLE shop_stock (warehouse_id int, region int, product_id int REFERENCES shop_products,
+  FOREIGN KEY (warehouse_id, region) REFERENCES shop_warehouses);
+CREATE TABLE shop_shipments (id int PRIMARY KEY, order_id int REFERENCES shop_orders, warehouse_id int, region int,
+  FOREIGN KEY (warehouse_id, region) REFERENCES shop_warehouses);
+CREATE INDEX ON shop_orders (created_at, customer_id);
+CREATE INDEX ON shop_reviews (customer_id) WHERE id > 1000;
+CREATE INDEX ON shop_reviews (product_id, customer_id);
+CREATE INDEX ON shop_stock (region, warehouse_id);
+CREATE INDEX ON shop_stock USING brin (product_id);
+CREATE INDEX ON shop_shipments (warehouse_id);
+"""
+
+_MISSED = {
+    "shop_orders_customer_id_fkey":
+        "shop_orders_customer_id_fkey is missing: (created_at, customer_id) holds customer_id, but second; an index "
+        "that holds the key's columns somewhere is not enough, they must lead.",
+    "shop_order_lines_product_id_fkey":
+        "shop_order_lines_product_id_fkey is missing: product_id is the second column of the primary key "
+        "(order_id, product_id), so a lookup by product_id alone cannot use it.",
+    "shop_shipments_warehouse_id_region_fkey":
+        "shop_shipments_warehouse_id_region_fkey is missing: an index on warehouse_id alone covers only the first of "
+        "the key's two columns; compare the whole key.",
+    "shop_shipments_order_id_fkey": "shop_shipments_order_id_fkey is missing: shipments has no index on order_id.",
+    "shop_reviews_customer_id_fkey":
+        "shop_reviews_customer_id_fkey is missing: the only index on customer_id is partial (WHERE id > 1000), and the "
+        "key's lookup, customer_id = $1, says nothing about id: a partial index cannot serve it.",
+    "shop_stock_product_id_fkey":
+        "shop_stock_product_id_fkey is missing: a BRIN index on product_id cannot find one key's rows (it only rules "
+        "out ranges of pages): count B-tree indexes only.",
+}
+_EXTRA = {
+    "shop_stock_warehouse_id_region_fkey":
+        "shop_stock_warehouse_id_region_fkey is served: (region, warehouse_id) starts with both of the key's "
+        "columns, and their order among themselves does not matter for an equality on both.",
+    "shop_reviews_product_id_fkey":
+        "shop_reviews_product_id_fkey is served: product_id leads (product_id, customer_id).",
+    "shop_order_lines_order_id_fkey": "shop_order_lines_order_id_fkey is served: order_id leads the primary key.",
+}
+
+
+def _which_keys(trial: Trial) -> str | None:
+    if trial.result is None or trial.expected is None:
+        return None
+    got = {str(value) for row in trial.result.rows for value in row}
+    expected = {str(row[1]) for row in trial.expected.rows}
+    said = [why for name, why in _MISSED.items() if name in expected and name not in got]
+    said += [why for name, why in _EXTRA.items() if name in got]
+    return " ".join(said[:3]) or None
+
+
+fk_without_index = ResultExercise(
+    LESSON,
+    "fk_without_index",
+    task="""
+The setup makes eight tables whose names start with `shop_`, with foreign keys and some indexes. Write the query the
+audit's first check runs: list the table and the name of every foreign key on a `shop_` table that **no plain B-tree
+index** supports, where "supports" means that the key's columns are the index's leading key columns (in any order)
+and the index has no `WHERE`. Two columns: the table's name as text (`conrelid::regclass::text`, or `relname`),
+then the constraint's name.
+
+`pg_constraint` (`contype = 'f'`, `conrelid`, `conkey`: the key's column numbers) and `pg_index` (`indrelid`,
+`indkey`: the index's column numbers, `indnkeyatts`, `indpred`) hold all you need; `pg_class.relam` joined to
+`pg_am.amname` gives an index's method.
+""",
+    hints=[
+        "Start from pg_constraint WHERE contype = 'f' AND conrelid::regclass::text LIKE 'shop\\_%', and keep the keys "
+        "for which NOT EXISTS a suitable index on the same table (i.indrelid = c.conrelid).",
+        "indkey is an int2vector numbered from 0; string_to_array(indkey::text, ' ')::int2[] is an ordinary array "
+        "numbered from 1. Its first cardinality(conkey) elements must hold exactly the key's columns: compare them with "
+        "@> and <@ against conkey. Add am.amname = 'btree' and indpred IS NULL.",
+    ],
+    solution="""
+SELECT c.conrelid::regclass::text AS table_name, c.conname AS foreign_key
+FROM pg_constraint AS c
+WHERE c.contype = 'f' AND c.conrelid::regclass::text LIKE 'shop\\_%'
+  AND NOT EXISTS (
+        SELECT 1
+        FROM pg_index AS i
+        JOIN pg_class AS ic ON ic.oid = i.indexrelid
+        JOIN pg_am AS am ON am.oid = ic.relam
+        WHERE i.indrelid = c.conrelid AND am.amname = 'btree' AND i.indpred IS NULL
+          AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] @> c.conkey
+          AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] <@ c.conkey)
+""",
+    setup=SHOP,
+    diagnoses=[_which_keys],
+    explanation=(
+        "Six keys lack their index: two whose columns come second, one covered only by a partial index, one by a BRIN "
+        "index, one half covered and one not at all. pglab.audit runs this query (and also accepts a hash or GiST "
+        "index, or a partial index WHERE col IS NOT NULL, which serve the key's lookups too)."
+    ),
+    mistakes=[
+        Mistake("""SELECT c.conrelid::regclass::text, c.conname FROM pg_constraint AS c
+WHERE c.contype = 'f' AND c.conrelid::regclass::text LIKE 'shop\\_%' AND NOT EXISTS (
+  SELECT 1 FROM pg_index AS i WHERE i.indrelid = c.conrelid AND i.indkey::int2[] @> c.conkey)""", "they must lead"),
+        Mistake("""SELECT c.conrelid::regclass::text, c.conname FROM pg_constraint AS c
+WHERE c.contype = 'f' AND c.conrelid::regclass::text LIKE 'shop\\_%' AND NOT EXISTS (
+  SELECT 1 FROM pg_index AS i WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1])""", "compare the whole key"),
+        Mistake("""SELECT c.conrelid::regclass::text, c.conname FROM pg_constraint AS c
+WHERE c.contype = 'f' AND c.conrelid::regclass::text LIKE 'shop\\_%' AND NOT EXISTS (
+  SELECT 1 FROM pg_index AS i JOIN pg_class AS ic ON ic.oid = i.indexrelid JOIN pg_am AS am ON am.oid = ic.relam
+  WHERE i.indrelid = c.conrelid AND am.amname = 'btree'
+    AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] @> c.conkey
+    AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] <@ c.conkey)""",
+                "a partial index cannot serve it"),
+        Mistake("""SELECT c.conrelid::regclass::text, c.conname FROM pg_constraint AS c
+WHERE c.contype = 'f' AND c.conrelid::regclass::text LIKE 'shop\\_%' AND NOT EXISTS (
+  SELECT 1 FROM pg_index AS i WHERE i.indrelid = c.conrelid AND i.indpred IS NULL
+    AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] @> c.conkey
+    AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] <@ c.conkey)""", "BRIN"),
+        Mistake("""SELECT c.conrelid::regclass::text, c.conname FROM pg_constraint AS c
+WHERE c.contype = 'f' AND c.conrelid::regclass::text LIKE 'shop\\_%' AND NOT EXISTS (
+  SELECT 1 FROM pg_index AS i JOIN pg_class AS ic ON ic.oid = i.indexrelid JOIN pg_am AS am ON am.oid = ic.relam
+  WHERE i.indrelid = c.conrelid AND am.amname = 'btree' AND i.indpred IS NULL
+    AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] = c.conkey)""",
+                "their order among themselves does not matter"),
+        Mistake("""SELECT c.conrelid::regclass, c.conname FROM pg_constraint AS c
+WHERE c.contype = 'f' AND c.conrelid::regclass::text LIKE 'shop\\_%' AND NOT EXISTS (
+  SELECT 1 FROM pg_index AS i JOIN pg_class AS ic ON ic.oid = i.indexrelid JOIN pg_am AS am ON am.oid = ic.relam
+  WHERE i.indrelid = c.conrelid AND am.amname = 'btree' AND i.indpred IS NULL
+    AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] @> c.conkey
+    AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] <@ c.conkey)""", "regclass values"),
+    ],
+    alternatives=[
+        """SELECT conrelid::regclass::text, conname FROM pg_constraint c
+WHERE contype = 'f' AND conrelid::regclass::text LIKE 'shop\\_%' AND NOT EXISTS (
+  SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid AND i.indpred IS NULL
+    AND (SELECT amname FROM pg_am JOIN pg_class ON pg_class.relam = pg_am.oid WHERE pg_class.oid = i.indexrelid) = 'btree'
+    AND (SELECT bool_and(k = ANY (c.conkey)) FROM unnest((i.indkey::int2[])[0:cardinality(c.conkey) - 1]) AS k)
+    AND cardinality(c.conkey) <= i.indnkeyatts)""",
+        """SELECT c.conrelid::regclass::text, c.conname FROM pg_constraint c
+WHERE c.contype = 'f' AND c.conrelid::regclass::text LIKE 'shop\\_%' AND NOT EXISTS (
+  SELECT 1 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am a ON a.oid = ic.relam
+  WHERE a.amname = 'btree' AND i.indrelid = c.conrelid AND i.indpred IS NULL
+    AND (SELECT count(*) FROM unnest(i.indkey) WITH ORDINALITY AS k(att, pos)
+         WHERE k.pos <= cardinality(c.conkey) AND k.att = ANY (c.conkey)) = cardinality(c.conkey))""",
+        """SELECT c.conrelid::regclass::text, c.conname FROM pg_constraint c WHERE c.contype = 'f'
+  AND c.conrelid::regclass::text LIKE 'shop%'
+EXCEPT
+SELECT c.conrelid::regclass::text, c.conname FROM pg_constraint c JOIN pg_index i ON i.indrelid = c.conrelid
+  JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
+WHERE c.contype = 'f' AND am.amname = 'btree' AND i.indpred IS NULL
+  AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] @> c.conkey
+  AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] <@ c.conkey""",
+        """SELECT t.relname AS table_name, c.conname FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
+WHERE c.contype = 'f' AND t.relname LIKE 'shop\\_%' AND NOT EXISTS (
+  SELECT 1 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
+  WHERE i.indrelid = c.conrelid AND am.amname = 'btree' AND i.indpred IS NULL
+    AND (SELECT array_agg(x ORDER BY x) FROM unnest((i.indkey::int2[])[0:cardinality(c.conkey) - 1]) AS x)
+      = (SELECT array_agg(y ORDER BY y) FROM unnest(c.conkey) AS y))
+ORDER BY 1, 2""",
+    ],
+)
+
+EXERCISES = [drop_redundant, keep_updates_hot, admin_dashboard, fk_without_index]
