@@ -139,8 +139,8 @@ FINGERPRINT = {
     "index statistics": "SELECT md5(string_agg(format('%s %s', indexrelid, idx_scan), ',' ORDER BY indexrelid)) "
                         "FROM pg_stat_user_indexes",
     "data": "SELECT md5(string_agg(t::text, ',' ORDER BY t.id)) FROM app.ledger AS t",
-    "xid": "SELECT pg_current_snapshot()::text",
 }
+# (Not compared: pg_current_snapshot(), which other databases' work, autovacuum's ANALYZE for one, moves on.)
 
 
 def test_changes_nothing_on_a_database_the_lab_did_not_build():
@@ -167,15 +167,19 @@ ALTER TABLE app.ledger ADD CONSTRAINT ledger_amount_positive CHECK (amount > 0) 
             conn.exec_driver_sql("SELECT pg_stat_force_next_flush()")
             conn.commit()
 
-        def fingerprint() -> dict[str, str]:
+        def fingerprint(*names: str) -> dict[str, str]:
             with owner.connect() as conn:
                 raw = connection.driver(conn)
-                return {name: raw.execute(sql).fetchone()[0] for name, sql in FINGERPRINT.items()}
+                found = {name: raw.execute(FINGERPRINT[name]).fetchone()[0] for name in names}
+                raw.execute("SELECT pg_stat_force_next_flush()")  # reading the data is a scan: count it now
+                conn.commit()
+            return found
 
-        before = fingerprint()
+        statistics = [name for name in FINGERPRINT if name != "data"]
+        before = {**fingerprint("data"), **fingerprint(*statistics)}
         report = audit(lesson.engine)  # as the lesson role, which owns nothing in schema app
-        after = fingerprint()
-        assert before == after
+        after = {**fingerprint(*statistics), **fingerprint("data")}
+        assert {k: v for k, v in before.items() if before[k] != after[k]} == {}, (before, after)
         assert {"missing_fk_index", "duplicate_index", "not_valid_constraint"} <= report.checks(), report.text()
     finally:
         owner.dispose()
