@@ -1,4 +1,5 @@
-"""Command line: python -m pglab prepare|status|stop|clean|drop-lessons|url|copies|reset NN|changed."""
+"""Command line: python -m pglab prepare|status|stop|clean|drop-lessons|url|copies|reset NN|changed|progress|
+workshop prepare|board|clean|audit [DATABASE_URL]."""
 from __future__ import annotations
 
 import argparse
@@ -14,20 +15,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "command",
         choices=["prepare", "status", "stop", "clean", "drop-lessons", "url", "copies", "reset", "changed", "progress",
-                 "workshop"],
+                 "workshop", "audit"],
         help="prepare: start the server and build the dataset; status; stop: stop the embedded server; "
         "clean: stop it and delete its data folder; drop-lessons: drop the lesson databases; "
         "url: print the connection URL (for psql); copies: make your copy of each lesson in my-lessons/; "
         "reset NN: your copy of lesson NN as shipped (the old one is kept); changed: lessons updated since your copy; "
-        "progress: your exercises so far; workshop prepare|board|clean: for an instructor (see the README)",
+        "progress: your exercises so far; workshop prepare|board|clean: for an instructor (see the README); "
+        "audit [DATABASE_URL]: check a database's indexes and constraints (read-only)",
     )
-    parser.add_argument("lesson", nargs="?", help="for reset: the lesson's number (05) or name; for workshop: "
-                                                  "prepare, board or clean")
+    parser.add_argument("lesson", nargs="?", metavar="ARGUMENT",
+                        help="reset: the lesson's number (05) or name; workshop: prepare, board or clean; "
+                             "audit: the database to audit (default: the DATABASE_URL variable)")
     parser.add_argument("--learners", type=int, default=0, help="workshop prepare: create this many learner roles")
     parser.add_argument("--learner-prefix", default="learner", help="workshop prepare: the learners' role names")
     parser.add_argument("--host", default="127.0.0.1", help="workshop board: the address to listen on")
     parser.add_argument("--port", type=int, default=8765, help="workshop board: the port")
     args = parser.parse_args(argv)
+    if args.command == "audit":
+        return _audit(args.lesson)
     if args.command in ("copies", "reset", "changed"):
         return _copies(args.command, args.lesson)
     if args.command in ("progress", "workshop"):
@@ -36,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         except LabSetupError as error:
             print(f"pglab: {error}", file=sys.stderr)
             return 1
+    if args.lesson:
+        parser.error(f"{args.command} takes no argument")
     try:
         return _run(args.command)
     except LabSetupError as error:
@@ -109,6 +116,21 @@ def _copies(command: str, lesson: str | None) -> int:
     if any(s.state == "updated since your copy" for s in states):
         print("To take an updated lesson: python -m pglab reset NN (make reset-lesson N=NN); your copy is kept aside.")
     return 0
+
+
+def _audit(url: str | None) -> int:
+    import os
+
+    from .audit import command
+
+    url = url or os.environ.get("DATABASE_URL")
+    if not url:
+        print("pglab audit: give the database to audit, as in python -m pglab audit "
+              "postgresql://user:password@host:5432/dbname (or set DATABASE_URL).", file=sys.stderr)
+        return 2
+    status, text = command(url)
+    print(text, file=sys.stderr if status else sys.stdout)
+    return status
 
 
 def _run(command: str) -> int:
