@@ -117,9 +117,9 @@ def create(conn: Connection, name: str, description: str, template: str | None =
     drop_if_ours(conn, name)
     source = f" TEMPLATE {quote(template)} STRATEGY FILE_COPY" if template else ""
     conn.execute(sa.text(f"CREATE DATABASE {quote(name)}{source}"))
+    mark(conn, name, description)  # at once: a database the lab made and did not mark could never be dropped again
     # Only its owner (and whom the lab grants it to) may connect: on a shared server, no other learner.
     conn.execute(sa.text(f"REVOKE CONNECT, TEMPORARY ON DATABASE {quote(name)} FROM PUBLIC"))
-    mark(conn, name, description)
 
 
 def grant_connect(conn: Connection, name: str, role: str) -> None:

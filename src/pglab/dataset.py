@@ -313,16 +313,20 @@ def ensure_template(
 
     Safe when several processes ask at once: one builds (under an advisory lock), the others wait.
     """
-    from . import workshop
-
     scale = scale or current_scale()
-    if workshop.in_workshop():  # a workshop learner copies the instructor's template and never builds one
+    shared = os.environ.get("PGLAB_WORKSHOP_TEMPLATE")
+    if shared:  # a workshop learner copies the instructor's template (pglab.workshop) and never builds one
         admin = connection.admin_engine()
         try:
             with admin.connect() as conn:
-                return workshop.shared_template(conn)
+                usable = conn.execute(sa.text("SELECT datistemplate FROM pg_database WHERE datname = :n"),
+                                      {"n": shared}).scalar()
         finally:
             admin.dispose()
+        if not usable:
+            raise LabSetupError(f"The workshop's dataset {shared} is not on this server (or not a template): ask the "
+                                "instructor to run `python -m pglab workshop prepare`.")
+        return shared
     name = template_name(scale)
     admin = connection.admin_engine()
     try:

@@ -96,8 +96,10 @@ class WhatIf:
         finally:
             savepoint.rollback()
         after = self._scan_counts(tables)
+        # Sorted: PostgreSQL fires them in the order of their internal names, which hold oids, so the order changes
+        # with every build of the dataset.
         triggers = pd.DataFrame(
-            [(t.name, t.relation, t.calls, t.ms) for t in plan.triggers],
+            sorted(((t.name, t.relation, t.calls, t.ms) for t in plan.triggers), key=lambda t: (t[1], t[0])),
             columns=["foreign_key", "fired_on", "calls", "ms"],
         )
         scans = pd.DataFrame(

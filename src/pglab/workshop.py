@@ -56,16 +56,6 @@ def in_workshop() -> bool:
     return bool(os.environ.get("PGLAB_WORKSHOP_TEMPLATE"))
 
 
-def shared_template(conn: Connection) -> str:
-    """For a learner: the instructor's template, which must be there (a learner never builds the dataset)."""
-    name = os.environ["PGLAB_WORKSHOP_TEMPLATE"]
-    usable = conn.execute(sa.text("SELECT datistemplate FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
-    if not usable:
-        raise LabSetupError(f"The workshop's dataset {name} is not on this server (or not a template): ask the "
-                            "instructor to run `python -m pglab workshop prepare`.")
-    return name
-
-
 def keep_lessons() -> int | None:
     """How many lesson databases a learner keeps (PGLAB_KEEP_LESSONS); in a workshop 3 by default, else all."""
     value = os.environ.get("PGLAB_KEEP_LESSONS")
@@ -193,4 +183,4 @@ def clean() -> list[str]:
 
 
 __all__ = ["GROUP", "KEEP_DEFAULT", "Learner", "PROGRESS_DATABASE", "clean", "in_workshop", "keep_lessons",
-           "learner_settings", "prepare", "prune_lessons", "shared_template"]
+           "learner_settings", "prepare", "prune_lessons"]

@@ -255,10 +255,23 @@ def _short(text: str, width: int = 60) -> str:
     return one_line if len(one_line) <= width else one_line[: width - 3] + "..."
 
 
+_TOUCHED = """
+SELECT relname FROM pg_stat_xact_user_tables
+WHERE schemaname = 'public' AND relname = ANY(%(tables)s) AND n_tup_ins + n_tup_upd + n_tup_del > 0
+"""
+
+
 @contextmanager
 def rolled_back(engine: Engine, *, read_only: bool = False) -> Iterator[Connection]:
-    """A transaction that is always rolled back, on a connection that is discarded afterwards."""
+    """A transaction that is always rolled back, on a connection that is discarded afterwards.
+
+    A rolled-back change still clears the visibility map of the pages it touched (the checker's own probes insert
+    into users, for one): the lesson's tables touched in the transaction are vacuumed afterwards, so that the
+    notebook's Index Only Scans find them as the dataset left them."""
+    from ..dataset import TABLES
+
     conn = engine.connect()
+    touched: list[str] = []
     try:
         conn.exec_driver_sql(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}")
         conn.exec_driver_sql(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
@@ -267,10 +280,64 @@ def rolled_back(engine: Engine, *, read_only: bool = False) -> Iterator[Connecti
         yield conn
     finally:
         try:
+            if not read_only:
+                try:
+                    touched = list(conn.exec_driver_sql(_TOUCHED, {"tables": list(TABLES)}).scalars())
+                except Exception:  # an aborted transaction: nothing to read, nothing it wrote stays
+                    touched = []
             conn.rollback()
         finally:
             conn.invalidate()  # whatever the answer left in the session dies with the connection
             conn.close()
+        if touched:
+            _vacuum(engine, touched)
+
+
+def _vacuum(engine: Engine, tables: list[str]) -> None:
+    """VACUUM with index cleanup (without it, VACUUM may leave the few dead entries, and the pages not all-visible)."""
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql("SET synchronous_commit = on")
+            conn.exec_driver_sql("VACUUM (INDEX_CLEANUP ON, PARALLEL 0) " + ", ".join(f"public.{t}" for t in tables))
+    except Exception:  # repairing is a courtesy: the verdict stands whatever happens here
+        pass
+
+
+# A statement-level BEFORE trigger fires before any row is touched, so a change to the lesson's own tables is
+# refused however the answer sends it (dynamic SQL, a view, a function): created for the learner's step only, in the
+# checker's transaction, and rolled back with it.
+_GUARD_FUNCTION = """
+CREATE FUNCTION pg_temp.pglab_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'pglab: your answer changes rows of %%, one of the lesson''s own tables', TG_TABLE_NAME
+    USING HINT = 'The task needs no change to its rows: a rolled-back change still clears the visibility map of the '
+                 'pages it touched, and an index built after it writes the row count in place.';
+END $$
+"""
+
+
+def guard_lesson_tables(conn: Connection) -> list[str]:
+    """Refuse row changes to the lesson's own tables until `release_lesson_tables`; returns the tables guarded."""
+    from ..dataset import TABLES
+
+    present = list(conn.exec_driver_sql(
+        "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' "
+        "AND relname = ANY(%(tables)s)", {"tables": list(TABLES)}).scalars())
+    if not present:
+        return []
+    conn.exec_driver_sql(_GUARD_FUNCTION)
+    for table in present:
+        conn.exec_driver_sql(f"CREATE TRIGGER pglab_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON public.{table} "
+                             "FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.pglab_refuse_change()")
+    return present
+
+
+def release_lesson_tables(conn: Connection, guarded: list[str]) -> None:
+    for table in guarded:
+        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS pglab_guard ON public.{table}")
+    if guarded:
+        conn.exec_driver_sql("DROP FUNCTION IF EXISTS pg_temp.pglab_refuse_change()")
 
 
 def bind_named(sql: str) -> str:
@@ -318,6 +385,6 @@ def read_only_from_here(conn: Connection) -> None:
     conn.exec_driver_sql("SET LOCAL transaction_read_only = on")
 
 
-__all__ = ["refuse_changes_to_the_dataset", "LOCK_TIMEOUT_MS", "STATEMENT_TIMEOUT_MS", "Script", "ScriptRefused", "Statement", "bind_named",
+__all__ = ["guard_lesson_tables", "release_lesson_tables", "refuse_changes_to_the_dataset", "LOCK_TIMEOUT_MS", "STATEMENT_TIMEOUT_MS", "Script", "ScriptRefused", "Statement", "bind_named",
            "is_blank", "named_parameters",
            "prepare", "read_only_from_here", "rolled_back", "run_script", "split", "without_comments"]

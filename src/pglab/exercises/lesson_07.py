@@ -48,8 +48,9 @@ def _is_lower_email(key: str) -> bool:
 
 def _key_count(trial: Trial, index: str) -> int:
     assert trial.conn is not None
-    return int(trial.conn.exec_driver_sql("SELECT indnkeyatts FROM pg_index WHERE indexrelid = to_regclass(%(i)s)",
-                                          {"i": index}).scalar())
+    found = trial.conn.exec_driver_sql("SELECT indnkeyatts FROM pg_index WHERE indexrelid = to_regclass(%(i)s)",
+                                       {"i": index}).scalar()
+    return int(found or 0)
 
 
 # ---------------------------------------------------------------- 1. an expression index, unique

@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from .base import Check, ErrorHint, Exercise, LearnerSqlError, Trial, Verdict
-from .learner_sql import prepare, refuse_changes_to_the_dataset, rolled_back, run_script
+from .learner_sql import (
+    guard_lesson_tables, prepare, refuse_changes_to_the_dataset, release_lesson_tables, rolled_back, run_script,
+)
 from .probes import violating_row
 
 _CHECK_VIOLATED = ErrorHint(r"check constraint .* is violated by some row", violating_row)
@@ -33,10 +35,12 @@ class SchemaExercise(Exercise):
             if self.setup:
                 run_script(conn, self.setup)
             trial = Trial(conn, answer, script)
+            guarded = guard_lesson_tables(conn)
             try:
                 self.run_learner(trial, script.text)
             except LearnerSqlError as failure:
                 return Verdict(self.sql_failure(trial, failure), notes=script.notes)
+            release_lesson_tables(conn, guarded)
             problems = []
             for requirement in self.requirements:
                 problem = requirement(trial)
