@@ -94,6 +94,9 @@ WHERE c.contype = 'f' AND c.conparentid = 0 AND {scope}
                    AND pg_get_expr(i.indpred, i.indrelid) = format('(%I IS NOT NULL)',
                          (SELECT attname FROM pg_attribute WHERE attrelid = c.conrelid AND attnum = c.conkey[1]))))
           AND i.indnkeyatts >= cardinality(c.conkey)
+          AND NOT EXISTS (SELECT 1 FROM generate_series(1, cardinality(c.conkey)) AS k
+                          JOIN pg_attribute AS fa ON fa.attrelid = i.indrelid AND fa.attnum = i.indkey[k - 1]
+                          WHERE i.indcollation[k - 1] NOT IN (0, fa.attcollation))
           AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] @> c.conkey
           AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] <@ c.conkey)
 ORDER BY pg_relation_size(c.conrelid) DESC, 1, 2, 3
@@ -104,6 +107,13 @@ SELECT s.schemaname AS schema, s.relname AS table, s.indexrelname AS name,
        pg_relation_size(s.indexrelid) AS bytes, s.idx_scan,
        EXISTS (SELECT 1 FROM pg_constraint AS f
                WHERE f.contype = 'f' AND f.conrelid = s.relid AND i.indpred IS NULL
+                 -- the same test as the foreign-key check's: a method that searches, key columns, the columns' collation
+                 AND (SELECT am.amname FROM pg_class AS ic JOIN pg_am AS am ON am.oid = ic.relam
+                      WHERE ic.oid = i.indexrelid) IN ('btree', 'gist', 'hash')
+                 AND i.indnkeyatts >= cardinality(f.conkey)
+                 AND NOT EXISTS (SELECT 1 FROM generate_series(1, cardinality(f.conkey)) AS k
+                                 JOIN pg_attribute AS fa ON fa.attrelid = i.indrelid AND fa.attnum = i.indkey[k - 1]
+                                 WHERE i.indcollation[k - 1] NOT IN (0, fa.attcollation))
                  AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(f.conkey)] @> f.conkey
                  AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(f.conkey)] <@ f.conkey)
          AS serves_foreign_key
@@ -125,7 +135,7 @@ ORDER BY pg_relation_size(s.indexrelid) DESC, 1, 2, 3
 REDUNDANT = """
 WITH ix AS (
   SELECT i.indexrelid, i.indrelid, i.indnkeyatts, i.indnatts, i.indisunique, i.indisprimary,
-         i.indpred, i.indclass, i.indcollation, i.indoption,
+         i.indpred, i.indclass, i.indcollation, i.indoption, i.indnullsnotdistinct, i.indimmediate,
          string_to_array(i.indkey::text, ' ')::int2[] AS cols, ic.relam, am.amname,
          EXISTS (SELECT 1 FROM pg_constraint AS c WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid)
            AS backs_constraint
@@ -158,7 +168,9 @@ WHERE NOT a.backs_constraint AND NOT a.indisprimary
        OR NOT EXISTS (SELECT 1 FROM generate_series(1, a.indnkeyatts) AS k
                       WHERE a.indoption[k - 1] <> (b.indoption[k - 1] # 3)))
   AND a.cols[a.indnkeyatts + 1:a.indnatts] <@ b.cols
-  AND (NOT a.indisunique OR (b.indisunique AND a.indnkeyatts = b.indnkeyatts))
+  AND (NOT a.indisunique OR (b.indisunique AND a.indnkeyatts = b.indnkeyatts
+                              -- NULLS NOT DISTINCT, or a deferrable constraint's index, do another job
+                              AND a.indnullsnotdistinct = b.indnullsnotdistinct AND a.indimmediate = b.indimmediate))
   AND (a.indnkeyatts < b.indnkeyatts
        OR (b.indisunique AND NOT a.indisunique)
        OR b.backs_constraint

@@ -59,6 +59,18 @@ LOGIN = "SELECT id FROM users WHERE lower(email) = lower('Ada.Backus233963@Examp
 _NEW_USER = "INSERT INTO users (email, password_hash) VALUES ('{email}', 'x')"
 
 
+def _new_emails_keep_their_case(trial: Trial) -> str | None:
+    from .probes import probe_value
+
+    assert trial.conn is not None
+    error, stored = probe_value(trial.conn, _NEW_USER.format(email="Grace.Newcomer@Example.COM"),
+                                "SELECT email FROM users WHERE lower(email) = 'grace.newcomer@example.com'")
+    if error is None and stored != "Grace.Newcomer@Example.COM":
+        return (f"a new email must keep the case its user typed: 'Grace.Newcomer@Example.COM' was stored as {stored!r} "
+                "(a trigger that lowercases emails changes what the user wrote; compare in lower case instead).")
+    return None
+
+
 def _login_uses_lower_email(trial: Trial) -> str | None:
     from ..explain import explain
 
@@ -143,6 +155,11 @@ the login query finds the user through an index.
                 why="a new email, in the case its user typed, must be accepted"),
         rejects(_NEW_USER.format(email="ADA.BACKUS233963@EXAMPLE.COM"),
                 why="a second account for ada.backus233963@example.com, in capitals, must be rejected"),
+        rejects("INSERT INTO users (email, password_hash, role, status) "
+                "VALUES ('Ada.Backus233963@Example.com', 'x', 'admin', 'banned')",
+                why="a second account for ada.backus233963@example.com must be rejected whatever its role or status "
+                    "(an index unique on lower(email) together with another column allows one per value of it)"),
+        _new_emails_keep_their_case,
         _login_uses_lower_email,
     ],
     diagnoses=[_why_not_lower],
@@ -159,6 +176,7 @@ the login query finds the user through an index.
         "cannot name an expression; a unique index can."
     ),
     mistakes=[
+        Mistake("CREATE UNIQUE INDEX ON users (lower(email), status)", "whatever its role or status"),
         Mistake("CREATE INDEX ON users (lower(email))", "make the index UNIQUE"),
         Mistake("CREATE UNIQUE INDEX ON users (email)", "compares emails as typed"),
         Mistake("CREATE UNIQUE INDEX ON users (upper(email))", "only the expression it indexes"),
@@ -361,6 +379,9 @@ its GIN index `idx_posts_tags`). List `id` and `title` of the posts that carry *
     solution="SELECT id, title FROM posts_tagged WHERE tags @> ARRAY['rust', 'go'] AND NOT tags && ARRAY['postgresql']",
     setup=TAGGED_SETUP,
     answer_is="query",
+    variations=[("three more posts carry rust and go",
+                 "INSERT INTO posts_tagged (id, title, created_at, tags) SELECT gen_random_uuid(), 'New ' || n, now(), "
+                 "ARRAY['go', 'rust'] FROM generate_series(1, 3) AS n")],
     plan_requirements=[uses_index_named("idx_posts_tags", "write the condition with an array operator the GIN index "
                                                           "serves.")],
     diagnoses=[_array_operators],
@@ -371,6 +392,8 @@ its GIN index `idx_posts_tags`). List `id` and `title` of the posts that carry *
         "index (a Bitmap Index Scan), and the NOT is checked on the few rows it found."
     ),
     mistakes=[
+        Mistake("SELECT id, title FROM posts_tagged WHERE tags @> ARRAY['rust', 'go'] AND NOT tags && ARRAY['postgresql'] "
+                "LIMIT 8", "not after three more posts"),
         Mistake("SELECT id, title FROM posts_tagged WHERE 'rust' = ANY (tags) AND 'go' = ANY (tags) "
                 "AND NOT 'postgresql' = ANY (tags)", "= ANY"),
         Mistake("SELECT id, title FROM posts_tagged WHERE tags && ARRAY['rust', 'go'] AND NOT tags && ARRAY['postgresql']",

@@ -32,15 +32,24 @@ def _no_write_blocking_lock(run: MigrationRun, conn: sa.Connection) -> str | Non
 
 def _index_on_created_at(run: MigrationRun, conn: sa.Connection) -> str | None:
     rows = conn.exec_driver_sql(
-        "SELECT i.indisvalid, a.attname, i.indexrelid::regclass::text FROM pg_index AS i "
+        "SELECT i.indisvalid, a.attname, i.indexrelid::regclass::text, am.amname, i.indpred IS NOT NULL "
+        "FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid JOIN pg_am AS am ON am.oid = c.relam "
         "LEFT JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
         "WHERE i.indrelid = 'users'::regclass").fetchall()
-    leading = [(valid, name) for valid, column, name in rows if column == "created_at"]
+    leading = [(valid, name, method, partial) for valid, column, name, method, partial in rows if column == "created_at"]
     if not leading:
         return ("there is no index on users whose first column is created_at: "
                 "`WHERE created_at >= ...` needs created_at first.")
-    if not any(valid for valid, _ in leading):
+    if not any(valid for valid, *_ in leading):
         return f"the index {leading[0][1]} is INVALID (a CONCURRENTLY build that failed): PostgreSQL does not use it."
+    usable = [name for valid, name, method, partial in leading if valid and method == "btree" and not partial]
+    if not usable:
+        _, name, method, partial = leading[0]
+        if method != "btree":
+            return (f"the index {name} is a {method} index: the task's `WHERE created_at >= ...` is a range, which a "
+                    "B-tree serves and a hash index cannot.")
+        return (f"the index {name} is partial: it serves only queries whose WHERE implies its own, and the task asks "
+                "for every user's created_at.")
     return None
 
 
@@ -81,6 +90,13 @@ def downgrade():
     explanation=("CREATE INDEX CONCURRENTLY took SHARE UPDATE EXCLUSIVE, which lets reads and writes go on while it "
                  "builds, and the autocommit block ran it outside the revision's transaction, where it must run."),
     mistakes=[
+        Mistake('import sqlalchemy as sa\nfrom alembic import op\n\n'
+                f'def upgrade():\n    {AB}\n        op.create_index("live_users_by_created", "users", ["created_at"], '
+                'postgresql_concurrently=True, postgresql_where=sa.text("deleted_at IS NULL"))\n'
+                f'def downgrade():\n    {AB}\n        op.drop_index("live_users_by_created", "users", '
+                'postgresql_concurrently=True)', "is partial"),
+        Mistake(f'def upgrade():\n    {AB}\n        op.execute("CREATE INDEX CONCURRENTLY h ON users USING hash (created_at)")\n'
+                f'def downgrade():\n    {AB}\n        op.execute("DROP INDEX CONCURRENTLY h")', "hash index"),
         Mistake('def upgrade():\n    op.create_index("idx_users_created_at", "users", ["created_at"])\n\n'
                 'def downgrade():\n    op.drop_index("idx_users_created_at", "users")',
                 "took SHARE on users"),
@@ -121,9 +137,6 @@ def downgrade():
         f'def downgrade():\n    {AB}\n        op.drop_index("i1", table_name="users", postgresql_concurrently=True)',
         f'def upgrade():\n    {AB}\n        op.execute("CREATE INDEX CONCURRENTLY i ON users (created_at) INCLUDE (email)")\n'
         f'def downgrade():\n    {AB}\n        op.execute("DROP INDEX CONCURRENTLY i")',
-        f'def upgrade():\n    {AB}\n        op.create_index("live_users_by_created", "users", ["created_at"], '
-        'postgresql_concurrently=True, postgresql_where=sa.text("deleted_at IS NULL"))\n'
-        f'def downgrade():\n    {AB}\n        op.drop_index("live_users_by_created", "users", postgresql_concurrently=True)',
     ],
 )
 

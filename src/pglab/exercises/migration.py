@@ -39,6 +39,10 @@ CHECK_STATEMENT_TIMEOUT = "30s"
 # Rules that the lab's env.py or its autocommit blocks satisfy, so they say nothing about an answer.
 NOT_ABOUT_THE_ANSWER = ("require-lock-timeout", "require-statement-timeout", "prefer-robust-stmts",
                         "transaction-nesting")
+# A revision reaches only the scratch schema (search_path is that schema alone); naming public, or a statement that
+# rewrites or locks a whole table outside any transaction, is refused before it runs.
+_OUTSIDE_THE_SCRATCH = re.compile(r'(\bpublic\s*\.|"public"\s*\.)|^\s*(VACUUM\s+(\(\s*)?FULL|CLUSTER\b|REINDEX\b)',
+                                  re.I | re.M)
 NO_TRANSACTION = re.compile(r"\bCONCURRENTLY\b|^\s*(VACUUM|REINDEX|CLUSTER)\b", re.I)
 _TRANSACTION_CONTROL = re.compile(r"\s*(COMMIT|BEGIN|ROLLBACK|END|ABORT|START\s+TRANSACTION|SAVEPOINT|RELEASE)\b", re.I)
 _LEARNER_QUERY = re.compile(r"\s*(SELECT|SET|RESET|SHOW|WITH\s+\w+\s+AS\s*\(\s*SELECT)\b", re.I)
@@ -186,7 +190,7 @@ def _run(engine: Engine, module: types.ModuleType, function: str, setup: Sequenc
         if setup is not None:
             conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCRATCH} CASCADE")
             conn.exec_driver_sql(f"CREATE SCHEMA {SCRATCH}")
-        conn.exec_driver_sql(f"SET search_path = {SCRATCH}, public")
+        conn.exec_driver_sql(f"SET search_path = {SCRATCH}")
         if setup is not None:
             for sql in [*_scratch_tables(), *setup, "ANALYZE users, posts"]:
                 raw.execute(sql)
@@ -195,6 +199,13 @@ def _run(engine: Engine, module: types.ModuleType, function: str, setup: Sequenc
         conn.commit()
 
         def do_execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+            outside = _OUTSIDE_THE_SCRATCH.search(statement)
+            if outside:
+                raise TransactionControl(
+                    f"your revision {'names the schema public' if outside.group(1) else 'rewrites or reorders a whole table (' + outside.group(0).strip() + ')'}"
+                    ": the checker runs it on a scratch copy of users and posts, and the lesson's own tables are not "
+                    "its to change. Write table names without a schema; VACUUM FULL, CLUSTER and REINDEX TABLE lock or "
+                    "rewrite a production table and belong in no migration of this kind.")
             if _TRANSACTION_CONTROL.match(statement):
                 raise TransactionControl(
                     f"`{statement.strip()[:40]}` ends or starts Alembic's transaction behind its back (the version "
@@ -308,7 +319,7 @@ class MigrationExercise(Exercise):
                             "`with op.get_context().autocommit_block():`.")
             return Verdict(problem + self._squawk_note(up))
         with engine.connect() as conn:
-            conn.exec_driver_sql(f"SET search_path = {SCRATCH}, public")
+            conn.exec_driver_sql(f"SET search_path = {SCRATCH}")
             conn.commit()  # a requirement may roll back what it probes: the setting stays
             for requirement in self.requirements:
                 found = requirement(up, conn)
@@ -324,7 +335,7 @@ class MigrationExercise(Exercise):
         if down.error:
             return Verdict(f"downgrade() failed: {down.error}")
         with engine.connect() as conn:
-            conn.exec_driver_sql(f"SET search_path = {SCRATCH}, public")
+            conn.exec_driver_sql(f"SET search_path = {SCRATCH}")
             conn.commit()
             for requirement in self.down_requirements:
                 found = requirement(down, conn)
