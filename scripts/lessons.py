@@ -18,11 +18,13 @@ import hashlib
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import jupytext
 import nbformat
 from jupytext.compare import compare_notebooks
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -76,6 +78,18 @@ def notebook_from_source(source: Path) -> nbformat.NotebookNode:
     return nb
 
 
+def _kernel_manager() -> KernelManager | None:
+    """A kernel on unix sockets where there are any (over TCP each kernel warns that its traffic is not encrypted),
+    at an absolute path: the kernel runs in notebooks/, and a relative ipc path would not meet the client's."""
+    if os.name != "posix":
+        return None
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    runtime = Path(jupyter_runtime_dir())
+    runtime.mkdir(parents=True, exist_ok=True)
+    return KernelManager(kernel_name="python3", transport="ipc", ip=str(runtime / f"pglab-{uuid.uuid4().hex[:12]}"))
+
+
 def execute(source: Path, store: bool = True, html: Path | None = None) -> str | None:
     """Run one lesson (and store it, or write it as HTML); None when it worked, else one line saying where it
     stopped."""
@@ -83,7 +97,7 @@ def execute(source: Path, store: bool = True, html: Path | None = None) -> str |
     # The kernel inherits it: a database of its own, never the one a learner has open.
     os.environ.setdefault("PGLAB_RUN", "html" if html is not None else "store")
     os.environ.setdefault("PLOOMBER_STATS_ENABLED", "false")
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", record_timing=False,
+    client = NotebookClient(nb, km=_kernel_manager(), timeout=600, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(NOTEBOOKS)}})
     started = time.perf_counter()
     try:
@@ -94,6 +108,9 @@ def execute(source: Path, store: bool = True, html: Path | None = None) -> str |
         name = getattr(error, "ename", "error")
         value = str(getattr(error, "evalue", "")).strip().splitlines()[:1]
         return f"{source.name}: stopped at cell {cell} ({name}: {' '.join(value)[:300]}); nothing was written."
+    finally:
+        if client.km is not None and client.km.has_kernel:
+            client.km.shutdown_kernel()
     if html is not None:
         from nbconvert import HTMLExporter
 

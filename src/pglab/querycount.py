@@ -18,6 +18,21 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 
+class _SqlTable(pd.DataFrame):
+    """A DataFrame whose text columns read as code: left-aligned, in a fixed-width font, one line each (a narrow
+    notebook would otherwise break SQL mid-word and right-align it)."""
+
+    @property
+    def _constructor(self) -> type:
+        return _SqlTable
+
+    def _repr_html_(self) -> str:
+        text = [c for c in self.columns if self[c].dtype == object]
+        styled = self.style.set_uuid("pglab-sql").set_properties(
+            subset=text, **{"text-align": "left", "font-family": "monospace", "white-space": "pre"})
+        return styled.to_html()
+
+
 @dataclass
 class StatementLog:
     statements: list[str] = field(default_factory=list)
@@ -36,7 +51,7 @@ class StatementLog:
     def table(self, width: int = 70) -> pd.DataFrame:
         """One line per statement: its text (cut to `width`), bound parameters, rows returned."""
         lines = [" ".join(s.split()) for s in self.statements]
-        return pd.DataFrame(
+        return _SqlTable(
             {
                 "statement": [line if len(line) <= width else line[: width - 3] + "..." for line in lines],
                 "parameters": self.parameters,
