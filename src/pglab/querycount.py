@@ -27,7 +27,7 @@ class _SqlTable(pd.DataFrame):
         return _SqlTable
 
     def _repr_html_(self) -> str:
-        text = [c for c in self.columns if self[c].dtype == object]
+        text: list[Any] = [c for c in self.columns if self[c].dtype == object]
         styled = self.style.set_uuid("pglab-sql").set_properties(
             subset=text, **{"text-align": "left", "font-family": "monospace", "white-space": "pre"})
         return styled.to_html()

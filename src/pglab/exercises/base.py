@@ -332,9 +332,16 @@ class Exercise(ABC):
 
     # -- shared by the kinds ---------------------------------------------------------------------------
 
-    def run_learner(self, trial: Trial, sql: str) -> Any:
-        """Run the learner's SQL (see `learner_step`); returns the psycopg cursor."""
-        return self.learner_step(trial, sql, lambda: run_script(trial.conn, sql))  # type: ignore[arg-type]
+    def run_learner(self, trial: Trial, sql: str, *, guard_lesson_tables: bool = False) -> Any:
+        """Run the learner's SQL (see `learner_step`); returns the psycopg cursor. guard_lesson_tables: the lesson's
+        own tables refuse row changes while it runs (schema and plan exercises)."""
+        from . import learner_sql
+
+        assert trial.conn is not None
+        guarded = learner_sql.guard_lesson_tables(trial.conn) if guard_lesson_tables else []
+        cursor = self.learner_step(trial, sql, lambda: run_script(trial.conn, sql))  # type: ignore[arg-type]
+        learner_sql.release_lesson_tables(trial.conn, guarded)
+        return cursor
 
     def learner_step(self, trial: Trial, sql: str, action: Callable[[], T]) -> T:
         """Do what runs the learner's SQL in a savepoint: a failure rolls back to it (the checker's setup stays)

@@ -57,22 +57,28 @@ class BatchFunctionExercise(Exercise):
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:  # the notebook's loop is already running
             return pool.submit(lambda: asyncio.run(self._check(engine, answer))).result()
 
+    @staticmethod
+    async def _guarded(conn: Connection, call: Callable[[], Any]) -> tuple[Any, str | None, Watch]:
+        """Await the learner's call on the checker's guarded connection: (its value or None, the sentence for an
+        attempt to leave the transaction or None, and what it sent)."""
+        watch, value = Watch(), None
+        try:
+            with guarded(conn, watch):
+                value = await call()
+        except NotImplementedError as error:
+            raise NotAttempted from error
+        except Exception:
+            if not watch.refused:
+                raise
+        return value, escape_problem(conn, watch), watch
+
     async def _check(self, engine: Engine, batch: Callable[..., Any]) -> Verdict:
         from aiodataloader import DataLoader
 
         with rolled_back(engine) as conn:
             keys = [row[0] for row in conn.exec_driver_sql(self.keys_sql)]
             expected = [self.normalise(value) for value in self.expected(conn, keys)]
-            watch = Watch()
-            try:
-                with guarded(conn, watch):
-                    direct = await batch(keys, conn)
-            except NotImplementedError as error:
-                raise NotAttempted from error
-            except Exception:
-                if not watch.refused:
-                    raise
-            problem = escape_problem(conn, watch)
+            direct, problem, _ = await self._guarded(conn, lambda: batch(keys, conn))
             if problem:
                 return Verdict(problem)
             if not isinstance(direct, (list, tuple)):
@@ -99,14 +105,7 @@ class BatchFunctionExercise(Exercise):
             missing = type(keys[0])("00000000-0000-0000-0000-000000000000") if keys else None
             other_keys = list(reversed(keys[: max(1, len(keys) // 2)])) + others + ([missing] if keys else [])
             other_expected = [self.normalise(value) for value in self.expected(conn, other_keys)]
-            watch = Watch()
-            try:
-                with guarded(conn, watch):
-                    again = await batch(list(other_keys), conn)
-            except Exception:
-                if not watch.refused:
-                    raise
-            problem = escape_problem(conn, watch)
+            again, problem, _ = await self._guarded(conn, lambda: batch(list(other_keys), conn))
             if problem:
                 return Verdict(problem)
             again_values = [self.normalise(value) for value in again] if isinstance(again, (list, tuple)) else again
@@ -124,15 +123,8 @@ class BatchFunctionExercise(Exercise):
                 loader = DataLoader(load_batch)
                 return list(await asyncio.gather(*(loader.load(key) for key in keys)))
 
-            watch = Watch()
-            try:
-                with guarded(conn, watch):
-                    loaded = await through_loader()
-            except Exception:
-                if not watch.refused:
-                    raise
+            loaded, problem, watch = await self._guarded(conn, through_loader)
             log = watch.log
-            problem = escape_problem(conn, watch)
             if problem:
                 return Verdict(problem)
             if [self.normalise(value) for value in loaded] != expected:

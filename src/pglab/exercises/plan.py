@@ -12,8 +12,7 @@ from sqlalchemy.engine import Engine
 from ..explain import explain, explain_bound
 from .base import Check, LearnerSqlError, Trial, Verdict
 from .learner_sql import (
-    bind_named, guard_lesson_tables, named_parameters, prepare, read_only_from_here, refuse_changes_to_the_dataset,
-    release_lesson_tables, rolled_back, run_script,
+    bind_named, named_parameters, prepare, read_only_from_here, refuse_changes_to_the_dataset, rolled_back, run_script,
 )
 from .result import ResultExercise
 
@@ -214,12 +213,10 @@ class PlanExercise(ResultExercise):
                 run_script(conn, self.setup)
             trial = Trial(conn, answer, script)
             tables_before = tables_now(conn)
-            guarded = guard_lesson_tables(conn)
             try:
-                self.run_learner(trial, script.text)
+                self.run_learner(trial, script.text, guard_lesson_tables=True)
             except LearnerSqlError as failure:
                 return Verdict(self.sql_failure(trial, failure), notes=script.notes)
-            release_lesson_tables(conn, guarded)
             for label, target in self.targets:
                 if self.generic_plan:
                     trial.plan = _generic_plan(conn, target, self.target_params, analyze=self.analyze)

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from .base import Check, ErrorHint, Exercise, LearnerSqlError, Trial, Verdict
 from .learner_sql import (
-    guard_lesson_tables, prepare, refuse_changes_to_the_dataset, release_lesson_tables, rolled_back, run_script,
+    prepare, refuse_changes_to_the_dataset, rolled_back, run_script,
 )
 from .probes import violating_row
 
@@ -35,12 +35,10 @@ class SchemaExercise(Exercise):
             if self.setup:
                 run_script(conn, self.setup)
             trial = Trial(conn, answer, script)
-            guarded = guard_lesson_tables(conn)
             try:
-                self.run_learner(trial, script.text)
+                self.run_learner(trial, script.text, guard_lesson_tables=True)
             except LearnerSqlError as failure:
                 return Verdict(self.sql_failure(trial, failure), notes=script.notes)
-            release_lesson_tables(conn, guarded)
             problems = []
             for requirement in self.requirements:
                 problem = requirement(trial)
