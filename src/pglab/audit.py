@@ -71,6 +71,27 @@ SELECT current_setting('server_version_num')::int AS version,
 # match). A B-tree serves the lookups a foreign key's checks make (equality on every key column); so does a
 # partial index whose predicate is "<column> IS NOT NULL" (the lookup implies it), a hash index on the one column
 # and a GiST index (btree_gist) on the leading columns. A BRIN or any other partial index does not.
+def _serves(fk: str, ix: str) -> str:
+    """The SQL condition "index `ix` (a pg_index row) serves the lookups of foreign key `fk` (a pg_constraint row)",
+    one definition for the missing-index check and the unused-index check, so that the two never disagree."""
+    return f"""(
+          {ix}.indisvalid
+          AND (SELECT am.amname FROM pg_class AS ic JOIN pg_am AS am ON am.oid = ic.relam WHERE ic.oid = {ix}.indexrelid)
+              IN ('btree', 'gist', 'hash')
+          AND ((SELECT am.amname FROM pg_class AS ic JOIN pg_am AS am ON am.oid = ic.relam
+                WHERE ic.oid = {ix}.indexrelid) <> 'hash' OR cardinality({fk}.conkey) = 1)
+          AND ({ix}.indpred IS NULL
+               OR (cardinality({fk}.conkey) = 1
+                   AND pg_get_expr({ix}.indpred, {ix}.indrelid) = format('(%I IS NOT NULL)',
+                         (SELECT attname FROM pg_attribute WHERE attrelid = {fk}.conrelid AND attnum = {fk}.conkey[1]))))
+          AND {ix}.indnkeyatts >= cardinality({fk}.conkey)
+          AND NOT EXISTS (SELECT 1 FROM generate_series(1, cardinality({fk}.conkey)) AS k
+                          JOIN pg_attribute AS fa ON fa.attrelid = {ix}.indrelid AND fa.attnum = {ix}.indkey[k - 1]
+                          WHERE {ix}.indcollation[k - 1] NOT IN (0, fa.attcollation))
+          AND (string_to_array({ix}.indkey::text, ' ')::int2[])[1:cardinality({fk}.conkey)] @> {fk}.conkey
+          AND (string_to_array({ix}.indkey::text, ' ')::int2[])[1:cardinality({fk}.conkey)] <@ {fk}.conkey)"""
+
+
 FK_WITHOUT_INDEX = """
 SELECT n.nspname AS schema, t.relname AS table, c.conname AS name,
        (SELECT format('%I.%I', rn.nspname, r.relname) FROM pg_class AS r
@@ -82,41 +103,15 @@ FROM pg_constraint AS c
 JOIN pg_class AS t ON t.oid = c.conrelid
 JOIN pg_namespace AS n ON n.oid = t.relnamespace
 WHERE c.contype = 'f' AND c.conparentid = 0 AND {scope}
-  AND NOT EXISTS (
-        SELECT 1
-        FROM pg_index AS i
-        JOIN pg_class AS ic ON ic.oid = i.indexrelid
-        JOIN pg_am AS am ON am.oid = ic.relam
-        WHERE i.indrelid = c.conrelid AND i.indisvalid
-          AND (am.amname IN ('btree', 'gist') OR (am.amname = 'hash' AND cardinality(c.conkey) = 1))
-          AND (i.indpred IS NULL
-               OR (cardinality(c.conkey) = 1
-                   AND pg_get_expr(i.indpred, i.indrelid) = format('(%I IS NOT NULL)',
-                         (SELECT attname FROM pg_attribute WHERE attrelid = c.conrelid AND attnum = c.conkey[1]))))
-          AND i.indnkeyatts >= cardinality(c.conkey)
-          AND NOT EXISTS (SELECT 1 FROM generate_series(1, cardinality(c.conkey)) AS k
-                          JOIN pg_attribute AS fa ON fa.attrelid = i.indrelid AND fa.attnum = i.indkey[k - 1]
-                          WHERE i.indcollation[k - 1] NOT IN (0, fa.attcollation))
-          AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] @> c.conkey
-          AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] <@ c.conkey)
+  AND NOT EXISTS (SELECT 1 FROM pg_index AS i WHERE i.indrelid = c.conrelid AND """ + _serves("c", "i") + """)
 ORDER BY pg_relation_size(c.conrelid) DESC, 1, 2, 3
 """
 
 UNUSED = """
 SELECT s.schemaname AS schema, s.relname AS table, s.indexrelname AS name,
        pg_relation_size(s.indexrelid) AS bytes, s.idx_scan,
-       EXISTS (SELECT 1 FROM pg_constraint AS f
-               WHERE f.contype = 'f' AND f.conrelid = s.relid AND i.indpred IS NULL
-                 -- the same test as the foreign-key check's: a method that searches, key columns, the columns' collation
-                 AND (SELECT am.amname FROM pg_class AS ic JOIN pg_am AS am ON am.oid = ic.relam
-                      WHERE ic.oid = i.indexrelid) IN ('btree', 'gist', 'hash')
-                 AND i.indnkeyatts >= cardinality(f.conkey)
-                 AND NOT EXISTS (SELECT 1 FROM generate_series(1, cardinality(f.conkey)) AS k
-                                 JOIN pg_attribute AS fa ON fa.attrelid = i.indrelid AND fa.attnum = i.indkey[k - 1]
-                                 WHERE i.indcollation[k - 1] NOT IN (0, fa.attcollation))
-                 AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(f.conkey)] @> f.conkey
-                 AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(f.conkey)] <@ f.conkey)
-         AS serves_foreign_key
+       EXISTS (SELECT 1 FROM pg_constraint AS f WHERE f.contype = 'f' AND f.conrelid = s.relid
+               AND """ + _serves("f", "i") + """) AS serves_foreign_key
 FROM pg_stat_user_indexes AS s
 JOIN pg_index AS i ON i.indexrelid = s.indexrelid
 WHERE s.idx_scan = 0 AND {scope}
