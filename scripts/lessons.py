@@ -45,7 +45,7 @@ def lessons(selected: list[str] | None = None) -> list[Path]:
 
 def _keep_cell_ids(new: nbformat.NotebookNode, old: nbformat.NotebookNode | None) -> None:
     """A cell keeps its id while its text is unchanged; a new cell gets one derived from its text."""
-    unused = {}
+    unused: dict[tuple[str, str], list[str | None]] = {}
     for cell in (old.cells if old is not None else []):
         unused.setdefault((cell.cell_type, cell.source), []).append(cell.get("id"))
     taken: set[str] = set()

@@ -108,6 +108,14 @@ def test_a_lock_timeout_dissolves_the_queue(small_lesson):
     assert queued.happened_before("reader", "T1 commits")
 
 
+def test_the_readers_wait_the_whole_hold_however_slow_the_queue_was_to_form(small_lesson):
+    """The hold counts from the moment the readers queued: lesson 09 claims each reader waited more than half of it."""
+    queued = locks.queue(small_lesson.engine, alter="ALTER TABLE users ADD COLUMN probe_d text", hold_s=0.5,
+                         readers=2)
+    assert queued.happened_before("T1 commits", "reader")
+    assert min(queued.reader_waits_s) >= 0.5
+
+
 def test_the_lesson_role_may_create_a_schema_in_its_database(small_lesson):
     """The migration exercises' scratch schema: start_lesson grants CREATE on the lesson's database."""
     small_lesson.run("CREATE SCHEMA probe_scratch; DROP SCHEMA probe_scratch")

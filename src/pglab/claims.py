@@ -2,6 +2,7 @@
 
     claim(holds, "statement")                       # a deterministic fact: counts, pages, plan shapes
     claim_ratio(t.ratio("a", "b"), 20, "statement") # a timing claim: a ratio of times, above a threshold
+    claim_below(seconds, 0.8, "statement")          # a timing claim: a time (s), below a limit
 
 Timing claims are recorded (when PGLAB_CLAIM_LOG names a file) with the ratio measured and the threshold, so
 `make claim-margins` can report, per claim, how much room it has on a loaded machine.
@@ -40,14 +41,21 @@ def claim_ratio(ratio: float, above: float, statement: str, *, evidence: str = "
     claim(ratio > above, statement, evidence=evidence or f"{ratio:.1f}x, where the claim needs more than {above:g}x")
 
 
-def _record(statement: str, measured: float, threshold: float) -> None:
+def claim_below(seconds: float, limit: float, statement: str, *, evidence: str = "") -> None:
+    """A timing claim on a time itself: `seconds` must be below `limit`. Its margin is limit / seconds; choose the
+    limit so that the worst run keeps at least 2."""
+    _record(statement, float(seconds), float(limit), below=True)
+    claim(seconds < limit, statement, evidence=evidence or f"{seconds:.3f} s, where the claim needs under {limit:g} s")
+
+
+def _record(statement: str, measured: float, threshold: float, *, below: bool = False) -> None:
     path = os.environ.get("PGLAB_CLAIM_LOG")
     if not path:
         return
     entry = {"lesson": current_lesson, "statement": statement, "measured": measured, "threshold": threshold,
-             "holds": measured > threshold, "at": time.time()}
+             "below": below, "holds": measured < threshold if below else measured > threshold, "at": time.time()}
     with open(path, "a", encoding="utf-8") as log:
         log.write(json.dumps(entry) + "\n")
 
 
-__all__ = ["claim", "claim_ratio"]
+__all__ = ["claim", "claim_below", "claim_ratio"]

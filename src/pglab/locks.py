@@ -341,9 +341,9 @@ class Queue:
 
 def queue(engine: Engine, *, alter: str, table: str = "users", lock_timeout: str | None = None, readers: int = 3,
           hold_s: float = 1.5, reader_sql: str | None = None) -> Queue:
-    """T1 reads `table` and stays idle in its transaction for `hold_s`; T2 runs `alter` (which wants ACCESS
-    EXCLUSIVE) with `lock_timeout` if given; then `readers` connections each read one row. What waits for whom?
-    T2's change is rolled back in the end."""
+    """T1 reads `table` and stays idle in its transaction; T2 runs `alter` (which wants ACCESS EXCLUSIVE) with
+    `lock_timeout` if given; then `readers` connections each read one row, and T1 commits `hold_s` after they
+    have queued (or finished). What waits for whom? T2's change is rolled back in the end."""
     reader_sql = reader_sql or f"SELECT * FROM {table} LIMIT 1"
     started = time.perf_counter()
     events: list[tuple[float, str]] = []
@@ -400,8 +400,11 @@ def queue(engine: Engine, *, alter: str, table: str = "users", lock_timeout: str
             "WHERE l.relation = %s::regclass AND l.pid = ANY(%s) ORDER BY l.granted DESC, l.pid",
             (table, list(names))).fetchall()
         log("snapshot of pg_locks")
+        # The hold counts from here, once the readers have queued: on a loaded machine, opening six connections
+        # and starting the threads can take a good part of a second, which must not shorten the readers' wait.
+        queued = time.perf_counter()
         _wait_until(lambda: not any(th.is_alive() for th in threads), hold_s)
-        remaining = hold_s - (time.perf_counter() - started)
+        remaining = hold_s - (time.perf_counter() - queued)
         if remaining > 0:
             _wait_until(lambda: False, remaining)
         t1.execute("COMMIT")
