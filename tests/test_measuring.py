@@ -121,3 +121,12 @@ def test_timing_pauses_the_garbage_collector_and_restores_it():
     compare(None, {"a": lambda: seen.append(gc.isenabled())}, repeat=2)  # type: ignore[arg-type]
     assert seen and not any(seen)
     assert gc.isenabled()
+
+
+def test_a_ratio_of_fastest_runs_ignores_the_slow_moments_of_a_busy_machine():
+    from pglab.timing import Sample, Timings
+
+    timings = Timings({"offset": Sample((40.0, 90.0, 41.0)), "deferred": Sample((10.0, 60.0, 55.0))})
+    assert timings.ratio("offset", "deferred") == 41.0 / 55.0  # medians: one slow moment hit the faster one twice
+    assert timings.ratio("offset", "deferred", by="fastest") == 4.0
+    assert timings.best("deferred") == 10.0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,9 @@ def database_name(lesson_id: str) -> str:
     slug = re.sub(r"[^a-z0-9_]+", "_", lesson_id.lower()).strip("_")
     run = run_tag()
     return f"{databases.prefix()}_{run + '_' if run else ''}{slug}"[:63]
+
+
+_VACUUM_ATTEMPTS = 10  # about 5 s at most: an autovacuum ANALYZE in this database ends well within it
 
 
 @dataclass(frozen=True)
@@ -150,16 +154,26 @@ class Lesson:
     def vacuum(self, *tables: str) -> None:
         """VACUUM the tables so that the visibility map is current (an Index Only Scan then skips the table).
 
-        Pooled connections are closed first, and the session commits synchronously: VACUUM cannot mark a page
-        all-visible while a transaction older than its last change is open, or while that change's commit record
-        may not be flushed yet (the lab's server commits asynchronously)."""
+        VACUUM cannot mark a page all-visible while its last change's commit record may not be flushed yet (the
+        lab's server commits asynchronously), nor while a transaction in this database that began before that
+        change is still open (an autovacuum ANALYZE of another table, a pooled connection). So: pooled connections
+        are closed, one synchronous commit flushes every earlier commit record, and VACUUM runs again, a few
+        times, while pg_class says some pages are still not all-visible."""
         self.engine.dispose()
+        names = ", ".join(databases.quote(t) for t in tables)
         with self.engine.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             conn.exec_driver_sql("SET synchronous_commit = on")
-            conn.exec_driver_sql("SELECT 1")  # a synchronous commit flushes every earlier commit record too
-            # INDEX_CLEANUP ON: with few dead rows VACUUM may skip the indexes and leave those pages not all-visible
-            conn.exec_driver_sql("VACUUM (INDEX_CLEANUP ON, PARALLEL 0) " + ", ".join(databases.quote(t) for t in tables))
+            conn.exec_driver_sql("SELECT pg_current_xact_id()")  # a commit record of its own, flushed, and all before it
+            for attempt in range(_VACUUM_ATTEMPTS):
+                # INDEX_CLEANUP ON: with few dead rows VACUUM may skip the indexes and leave those pages not all-visible
+                conn.exec_driver_sql("VACUUM (INDEX_CLEANUP ON, PARALLEL 0) " + names)
+                behind = conn.execute(sa.text(
+                    "SELECT count(*) FROM pg_class WHERE relallvisible < relpages AND oid IN "
+                    "(SELECT CAST(t AS regclass) FROM unnest(CAST(:tables AS text[])) AS t)"), {"tables": list(tables)}).scalar()
+                if not behind or attempt == _VACUUM_ATTEMPTS - 1:
+                    return
+                time.sleep(0.5)
 
     def draw_schema(self, tables: list[str] | None = None, title: str = "The lab's dataset") -> None:
         """Draw the tables (columns, PK/FK/UQ) and their foreign keys from the live catalog."""
