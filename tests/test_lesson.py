@@ -110,14 +110,16 @@ def test_vacuum_outlasts_an_older_transaction_in_the_database(lesson_factory):
             "INSERT INTO probe_vm SELECT g, 'x' FROM generate_series(1, 20000) AS g")
     lab.vacuum("probe_vm")
     older = locks.connect(lab.engine)
+    ends = threading.Timer(1.0, older.rollback)
     try:
         older.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         older.execute("SELECT 1")  # holds its snapshot: the update below is not yet visible to everyone
         lab.run("UPDATE probe_vm SET note = 'y' WHERE id % 10 = 0")
-        threading.Timer(1.0, older.rollback).start()
+        ends.start()
         lab.vacuum("probe_vm")
         visible, pages = lab.sql("SELECT relallvisible, relpages FROM pg_class WHERE relname = 'probe_vm'").iloc[0]
         assert pages > 0 and visible == pages
     finally:
+        ends.cancel()
         older.close()
         lab.run("DROP TABLE probe_vm")
