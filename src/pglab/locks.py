@@ -407,8 +407,10 @@ def queue(engine: Engine, *, alter: str, table: str = "users", lock_timeout: str
         remaining = hold_s - (time.perf_counter() - queued)
         if remaining > 0:
             _wait_until(lambda: False, remaining)
-        t1.execute("COMMIT")
+        # Logged as the COMMIT is sent, not when its reply arrives: once the server has committed, T2 and then the
+        # readers can go on before this thread hears back (on a busy machine a reader's row was logged first).
         log("T1 commits")
+        t1.execute("COMMIT")
         for th in threads:
             th.join(30)
         alter_thread.join(30)
