@@ -155,8 +155,8 @@ class Lesson:
         """VACUUM the tables so that the visibility map is current (an Index Only Scan then skips the table).
 
         VACUUM cannot mark a page all-visible while its last change's commit record may not be flushed yet (the
-        lab's server commits asynchronously), nor while a transaction in this database that began before that
-        change is still open (an autovacuum ANALYZE of another table, a pooled connection). So: pooled connections
+        lab's server commits asynchronously), nor while a session in this database holds a snapshot taken before
+        that change committed (an autovacuum ANALYZE of another table, a pooled connection). So: pooled connections
         are closed, one synchronous commit flushes every earlier commit record, and VACUUM runs again, a few
         times, while pg_class says some pages are still not all-visible."""
         self.engine.dispose()
